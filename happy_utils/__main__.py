@@ -1,0 +1,94 @@
+"""Command line: `python -m happy_utils {run, bench, train-oracle, eval-oracle} ...`; `--help` on each."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import PRESETS, get_paths, setup
+
+
+def _run(args: argparse.Namespace) -> None:
+    from .experiment import run_experiment
+
+    cfg = setup(args.preset)
+    out = Path(args.out) if args.out else get_paths().runs / cfg.name
+    run_experiment(cfg, out, source=args.source)
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from .bench import BENCHMARKS
+
+    kwargs = {"as_json": args.json}
+    if args.n:
+        kwargs["n"] = args.n
+    BENCHMARKS[args.name](**kwargs)
+
+
+def _train_oracle(args: argparse.Namespace) -> None:
+    from .oracle import SHIPPED, train_scorer, write_checksum
+
+    cfg = setup(args.preset)
+    out_dir = Path(args.out) if args.out else get_paths().data
+    for which in (SHIPPED if args.which == "both" else [args.which]):
+        filename, seed = SHIPPED[which]
+        path = out_dir / filename
+        ckpt = train_scorer(which, seed, cfg.oracle_images_per_epoch, cfg.oracle_epochs, path)
+        write_checksum(path)
+        print(json.dumps({which: ckpt["meta"]["history"][-1], "path": str(path)}))
+
+
+def _eval_oracle(args: argparse.Namespace) -> None:
+    from .oracle import evaluate_scorers
+
+    setup()
+    result = evaluate_scorers(args.seed, args.n)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for which, m in result.items():
+            print(f"{which:7s} exact {m['exact_acc']:.3f}  within one {m['within_one_acc']:.3f}  "
+                  f"MAE {m['mae']:.3f}  ({args.n} faces of seed {args.seed})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m happy_utils", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    presets = list(PRESETS)
+
+    run = sub.add_parser("run", help="run the experiment's stages and write a summary and figures")
+    run.add_argument("--preset", choices=presets, help="size preset (default: $HAPPY_PRESET or laptop)")
+    run.add_argument("--source", choices=["synthetic", "celeba"], help="data source (default: $HAPPY_SOURCE or "
+                                                                       "synthetic)")
+    run.add_argument("--out", help="run directory (default: runs/PRESET)")
+    run.set_defaults(func=_run)
+
+    bench = sub.add_parser("bench", help="benchmarks that compare variants side by side")
+    bench.add_argument("name", choices=["data"])
+    bench.add_argument("--n", type=int, help="number of items to time")
+    bench.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
+    bench.set_defaults(func=_bench)
+
+    train = sub.add_parser("train-oracle", help="train the synthetic oracle and/or judge and write their checksums")
+    train.add_argument("--which", choices=["oracle", "judge", "both"], default="both")
+    train.add_argument("--preset", choices=presets, help="training size (the shipped weights: laptop)")
+    train.add_argument("--out", help="folder for the weights (default: data/)")
+    train.set_defaults(func=_train_oracle)
+
+    ev = sub.add_parser("eval-oracle", help="oracle and judge quality on freshly rendered faces of a seed")
+    ev.add_argument("--seed", type=int, required=True, help="a seed the scorers never saw in training")
+    ev.add_argument("--n", type=int, default=2000, help="number of faces (default 2000)")
+    ev.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
+    ev.set_defaults(func=_eval_oracle)
+
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, NotImplementedError) as err:
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Figures shared by the notebooks and the command line: image grids, degree histograms, calibration.
+
+Why: a person would rather look at faces than read numbers; the same figure must come out of a notebook and of a
+`python -m happy_utils run`, so it is drawn once, here. The style is set once, by `config.setup()`.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from . import world
+from .data import FaceDataset
+
+
+def _hwc(image: torch.Tensor) -> np.ndarray:
+    image = image.float() / 255.0 if image.dtype == torch.uint8 else image
+    return image.clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+def show_images(images: torch.Tensor, titles: list[str] | None = None, ncols: int = 8, scale: float = 1.4,
+                suptitle: str | None = None) -> plt.Figure:
+    """A grid of images (N, 3, H, W), uint8 or float in [0, 1], with optional titles."""
+    n = len(images)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows + (0.3 if titles else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(_hwc(images[i]))
+            if titles:
+                ax.set_title(titles[i], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def faces_by_degree(faces: FaceDataset, per_level: int = 8, seed: int = 0) -> plt.Figure:
+    """One row of randomly chosen faces per smile level 0-5, labelled with the level's meaning."""
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(6, per_level, figsize=(1.3 * per_level + 1.6, 6 * 1.35), squeeze=False)
+    for level in range(6):
+        idx = np.flatnonzero(faces.labels.numpy() == level)
+        idx = rng.choice(idx, size=min(per_level, len(idx)), replace=False) if len(idx) else idx
+        for j, ax in enumerate(axes[level]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if j < len(idx):
+                ax.imshow(_hwc(faces.images[idx[j]]))
+        axes[level, 0].set_ylabel(f"{level}: {world.DEGREE_NAMES[level]}".replace(", ", ",\n"), rotation=0,
+                                  ha="right", va="center", fontsize=8)
+    fig.suptitle("Faces per smile level")
+    fig.tight_layout()
+    return fig
+
+
+def degree_histogram(faces: FaceDataset, title: str = "Smile levels") -> plt.Figure:
+    """Counts per smile level, with the true degree s as a finer histogram where it is known."""
+    fig, axes = plt.subplots(1, 2 if faces.degree is not None else 1, figsize=(9, 3), squeeze=False)
+    counts = np.bincount(faces.labels.numpy(), minlength=6)
+    axes[0, 0].bar(range(6), counts, color="tab:blue")
+    axes[0, 0].set(xlabel="smile level", ylabel="faces", title=title, xticks=range(6))
+    if faces.degree is not None:
+        axes[0, 1].hist(faces.degree.numpy(), bins=50, range=(0, 5), color="tab:orange")
+        axes[0, 1].set(xlabel="true degree s", ylabel="faces", title="true degree")
+    fig.tight_layout()
+    return fig
+
+
+def ingredient_coverage(faces: FaceDataset, near_max: float = 0.9) -> plt.Figure:
+    """Within a set of faces: how high each ingredient goes, and how many ingredients one face has near the top.
+
+    In the restricted set every ingredient reaches its maximum somewhere, but no face has them all at once:
+    that gap is what optimisation can close.
+    """
+    ing = faces.ingredients.numpy()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    names = [n.replace("_", "\n") for n in world.INGREDIENTS]
+    axes[0].bar(names, (ing >= near_max).sum(axis=0), color="tab:blue")
+    axes[0].set(ylabel="faces", title=f"faces with this ingredient >= {near_max}")
+    axes[0].tick_params(axis="x", labelsize=7)
+    high = (ing >= near_max).sum(axis=1)
+    axes[1].bar(range(ing.shape[1] + 1), np.bincount(high, minlength=ing.shape[1] + 1), color="tab:green")
+    axes[1].set(xlabel=f"ingredients >= {near_max} in one face", ylabel="faces (log scale)", yscale="log",
+                title="how many at once", xticks=range(ing.shape[1] + 1))
+    fig.tight_layout()
+    return fig
+
+
+def calibration(true_degree: np.ndarray, scores: dict[str, np.ndarray]) -> plt.Figure:
+    """Expected degree against the true degree s for one or more scorers, with binned means."""
+    true_degree = np.asarray(true_degree)
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    bins = np.linspace(0, 5, 21)
+    centers = (bins[:-1] + bins[1:]) / 2
+    which = np.digitize(true_degree, bins[1:-1])
+    for name, pred in scores.items():
+        pred = np.asarray(pred)
+        ax.scatter(true_degree, pred, s=3, alpha=0.25, label=None)
+        means = [pred[which == b].mean() if np.any(which == b) else np.nan for b in range(len(centers))]
+        mae = np.abs(pred - true_degree).mean()
+        ax.plot(centers, means, "-o", ms=3, label=f"{name} (MAE {mae:.3f})")
+    ax.plot([0, 5], [0, 5], "k--", lw=1, label="ideal")
+    ax.set(xlabel="true degree s", ylabel="expected degree f(x)", xlim=(0, 5), ylim=(0, 5),
+           title="Calibration")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig

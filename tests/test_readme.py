@@ -1,0 +1,21 @@
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci_command = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert "--nbmake" in ci_command and "HAPPY_PRESET=smoke" in ci_command
+    readme_lines = [line.strip() for line in (ROOT / "README.md").read_text().splitlines()]
+    assert ci_command in readme_lines
+
+
+def test_notebooks_are_stored_without_outputs():
+    import json
+
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell["outputs"] and cell["execution_count"] is None, path.name
