@@ -3,7 +3,7 @@
 Why it exists: CelebA cannot be downloaded on a fresh machine, so the embedded default data is rendered here, with the
 smile degree known exactly from the parameters. The smile is built from local *ingredients* (mouth width, each corner's
 lift, opening, teeth, each cheek, eye narrowing) that vary partly independently, so that faces of label <= 2 still show
-every single ingredient near its maximum, but never all at once (DESIGN.md 4.1). That is what makes optimisation
+every single ingredient near its maximum, but never all at once. That is what makes optimisation
 beyond the training data possible: a better smile can be assembled from pieces the VQ-VAE has seen.
 
 Every part is drawn large against the 8x8-pixel latent cells (mouth >= 24 px wide, teeth band up to 5 px, lines >= 2 px)
@@ -45,7 +45,7 @@ DEGREE_NAMES: tuple[str, ...] = (
     "big smile, mouth slightly open",
     "very big laugh",
 )
-#: Labels kept for training (the paper's restricted set) and the unseen target degrees.
+#: The highest level kept for training (the paper's restricted set); levels above it are the unseen target.
 RESTRICTED_MAX_LABEL = 2
 
 #: The mood m of a face is uniform on this interval; each ingredient is clip(m + N(0, INGREDIENT_SIGMA), 0, 1).
@@ -53,11 +53,6 @@ RESTRICTED_MAX_LABEL = 2
 MOOD_RANGE = (-0.25, 1.25)
 INGREDIENT_SIGMA = 0.3
 
-NUISANCE_FIELDS: tuple[str, ...] = (
-    "center_x", "center_y", "angle", "scale", "aspect", "skin", "hair_color", "hair_style", "hair_volume",
-    "brow_height", "brow_tilt", "brow_thickness", "eye_color", "gaze", "glasses", "glasses_color", "bg_top",
-    "bg_bottom", "bg_angle", "brightness", "shade", "noise_amp", "noise_tile",
-)
 N_HAIR_STYLES = 5
 _N_NOISE_TILES = 256
 
@@ -149,6 +144,10 @@ class FaceParams:
         return FaceParams(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(FaceParams)})
 
 
+#: Every factor of a face that is not part of its smile.
+NUISANCE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(FaceParams) if f.name != "ingredients")
+
+
 def ingredient_index(name: str) -> int:
     if name not in INGREDIENTS:
         raise ValueError(f"unknown ingredient {name!r}; valid ingredients: {', '.join(INGREDIENTS)}")
@@ -189,7 +188,8 @@ def sample_faces(n: int, seed: int, sigma: float = INGREDIENT_SIGMA) -> FacePara
         scale=rng.uniform(0.93, 1.07, n).astype(f32),
         aspect=rng.uniform(0.9, 1.08, n).astype(f32),
         skin=palette(_SKIN_TONES, 0.02).astype(f32),
-        hair_color=_HAIR_COLORS[rng.integers(0, len(_HAIR_COLORS), n)] + rng.normal(0, 0.04, (n, 3)).astype(f32),
+        hair_color=np.clip(_HAIR_COLORS[rng.integers(0, len(_HAIR_COLORS), n)] + rng.normal(0, 0.04, (n, 3)), 0, 1)
+        .astype(f32),
         hair_style=rng.integers(0, N_HAIR_STYLES, n),
         hair_volume=rng.uniform(1.0, 4.0, n).astype(f32),
         brow_height=rng.uniform(-1.2, 1.2, n).astype(f32),
@@ -282,7 +282,7 @@ def _render_batch(p: FaceParams) -> torch.Tensor:
     k = f.k
     ing = {name: _col(p.ingredients[:, i]) for i, name in enumerate(INGREDIENTS)}
     skin = torch.as_tensor(p.skin)
-    hair = torch.as_tensor(p.hair_color).clamp(0, 1)
+    hair = torch.as_tensor(p.hair_color)
 
     # Background: a linear gradient between two colours in a random direction.
     bx, by = _col(np.cos(p.bg_angle)), _col(np.sin(p.bg_angle))
