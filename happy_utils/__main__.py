@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from .bench import BENCHMARKS
 from .config import PRESETS, get_paths, setup
 
 
@@ -19,8 +20,6 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from .bench import BENCHMARKS
-
     kwargs = {"as_json": args.json}
     if args.n:
         kwargs["n"] = args.n
@@ -66,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     run.set_defaults(func=_run)
 
     bench = sub.add_parser("bench", help="benchmarks that compare variants side by side")
-    bench.add_argument("name", choices=["data"])
+    bench.add_argument("name", choices=list(BENCHMARKS))
     bench.add_argument("--n", type=int, help="number of items to time")
     bench.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
     bench.set_defaults(func=_bench)

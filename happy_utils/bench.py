@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 
 from . import world
-from .data import build_world
+from .config import PRESETS, device
+from .data import build_world, render_faces
 
 DATA_TARGET_IMAGES_PER_S = 2000
 
@@ -72,4 +73,32 @@ def bench_data(n: int = 8192, as_json: bool = False) -> dict:
     return result
 
 
-BENCHMARKS = {"data": bench_data}
+def bench_vqvae(n: int = 1024, as_json: bool = False) -> dict:
+    """VQ-VAE throughput per preset (its width and batch size): training, encoding and decoding, in images/s."""
+    from .vqvae import VQVAE, VQVAEConfig, count_parameters, train_vqvae
+
+    images = render_faces(n, seed=0, progress=False).images
+    dev = device()
+    rows = []
+    for preset in ("paper", "laptop", "smoke"):
+        width, batch = PRESETS[preset].vqvae_width, PRESETS[preset].vqvae_batch_size
+        model = VQVAE(VQVAEConfig(width=width)).to(dev)
+        train_vqvae(model, images[:256], epochs=1, batch_size=batch, progress=False)  # warm-up
+        train = n / train_vqvae(model, images, epochs=1, batch_size=batch, progress=False).seconds
+        codes = model.encode(images)
+        rows.append({"preset": preset, "width": width, "batch": batch, "parameters": count_parameters(model),
+                     "train_images_per_s": round(train, 1),
+                     "encode_images_per_s": round(_throughput(lambda: model.encode(images), n)),
+                     "decode_images_per_s": round(_throughput(lambda: model.decode(codes), n))})
+    by = {r["preset"]: r for r in rows}
+    result = {"bench": "vqvae", "device": str(dev), "threads": torch.get_num_threads(), "images": n,
+              "paper_width_train_images_per_s": by["paper"]["train_images_per_s"],
+              "laptop_width_train_images_per_s": by["laptop"]["train_images_per_s"], "rows": rows}
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(_table(rows, list(rows[0])))
+    return result
+
+
+BENCHMARKS = {"data": bench_data, "vqvae": bench_vqvae}

@@ -2,7 +2,8 @@
 
 Why: the notebooks teach one stage each; a user who wants the whole experiment (many seeds, no notebook) runs
 `python -m happy_utils run`, which calls the same functions and leaves everything in one run directory.
-Stages so far: data (render or load the synthetic world) and oracle (score it with the black box and the judge).
+Stages so far: data (render or load the synthetic world), oracle (score it with the black box and the judge) and
+vqvae (train or load the VQ-VAE on the restricted set, and measure what survives reconstruction).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .config import Preset, get_source
 from .data import load_faces
 from .metrics import kth_best
 from .oracle import SHIPPED, load_scorer, oracle_metrics
+from .vqvae import evaluate_vqvae, load_or_train
 
 TOP_KS = (10, 50)
 
@@ -61,6 +63,20 @@ def run_experiment(cfg: Preset, out: Path, source: str | None = None) -> dict:
             references[which] = {f"top{k}": kth_best(on_restricted, k) for k in TOP_KS}
         figures["calibration"] = plotting.calibration(valid.degree.numpy(), valid_degree)
 
+    with _stage("vqvae", timings):
+        vq = load_or_train(cfg, restricted.images)
+        held_out = valid.restricted()
+        vq_quality = evaluate_vqvae(vq, held_out.images, scorers)
+        reconstructed = vq.reconstruct(restricted.images)
+        recon_references = {}
+        for which, scorer in scorers.items():
+            scores = scorer.score(reconstructed).degree.numpy()
+            recon_references[which] = {f"top{k}": kth_best(scores, k) for k in TOP_KS}
+        figures["vqvae_loss"] = plotting.loss_curves(vq.meta["history"], title="VQ-VAE training")
+        figures["vqvae_reconstructions"] = plotting.image_rows(
+            {"original": held_out.images[:10], "reconstruction": vq.reconstruct(held_out.images[:10])}, n=10)
+        figures["vqvae_codebook"] = plotting.codebook_usage(vq.encode(held_out.images))
+
     summary = {
         "preset": cfg.name,
         "source": source,
@@ -68,7 +84,10 @@ def run_experiment(cfg: Preset, out: Path, source: str | None = None) -> dict:
                   "valid": len(valid),
                   "per_level": train.labels.bincount(minlength=6).tolist()},
         "scorer_quality_on_valid": quality,
-        "restricted_reference": {"raw": references, "best_training_label": world.RESTRICTED_MAX_LABEL},
+        "vqvae": {"width": vq.cfg.width, "epochs": cfg.vqvae_epochs, "train_seconds": vq.meta["seconds"],
+                  "held_out_restricted": vq_quality},
+        "restricted_reference": {"raw": references, "reconstructed": recon_references,
+                                 "best_training_label": world.RESTRICTED_MAX_LABEL},
         "timings_s": timings,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

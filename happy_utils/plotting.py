@@ -112,3 +112,74 @@ def calibration(true_degree: np.ndarray, scores: dict[str, np.ndarray]) -> plt.F
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def loss_curves(history: list[dict], keys: tuple[str, ...] = ("recon", "vq"), title: str = "Training loss"):
+    """Loss per training step on a log scale, from a training history (a list of dicts with 'step')."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    steps = [h["step"] for h in history]
+    for key in keys:
+        ax.plot(steps, [h[key] for h in history], label=key)
+    ax.set(xlabel="step", ylabel="loss", yscale="log", title=title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(rows: dict[str, torch.Tensor], n: int = 8, scale: float = 1.3) -> plt.Figure:
+    """Rows of images with a label each, e.g. originals above their reconstructions."""
+    fig, axes = plt.subplots(len(rows), n, figsize=(scale * n + 1.2, scale * len(rows)), squeeze=False)
+    for r, (label, images) in enumerate(rows.items()):
+        for j, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if j < len(images):
+                ax.imshow(_hwc(images[j]))
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def codebook_usage(codes: torch.Tensor, num_codes: int = 256) -> plt.Figure:
+    """How often each code is used, sorted: a flat curve means the whole codebook is in use."""
+    counts = torch.bincount(codes.flatten(), minlength=num_codes).numpy()
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar(range(num_codes), np.sort(counts)[::-1], width=1.0, color="tab:purple")
+    ax.set(xlabel="code (sorted by use)", ylabel="uses", yscale="log",
+           title=f"Codebook usage: {(counts > 0).sum()} of {num_codes} codes in use")
+    fig.tight_layout()
+    return fig
+
+
+def code_map(image: torch.Tensor, codes: torch.Tensor, ax=None, outline: torch.Tensor | None = None,
+             values: np.ndarray | None = None, title: str | None = None):
+    """A face with its 8x8 latent grid drawn over it: the code index of each cell, or a heat map of `values`.
+
+    `outline` (8, 8) bool marks cells with a box, e.g. the cells an optimiser changed.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 4.2))
+    cells = codes.shape[-1]
+    px = image.shape[-1] / cells
+    ax.imshow(_hwc(image), extent=(0, image.shape[-1], image.shape[-1], 0))
+    if values is not None:
+        ax.imshow(np.asarray(values), cmap="magma", alpha=0.55, extent=(0, image.shape[-1], image.shape[-1], 0),
+                  interpolation="nearest")
+    for i in range(cells + 1):
+        ax.axhline(i * px, color="white", lw=0.5, alpha=0.6)
+        ax.axvline(i * px, color="white", lw=0.5, alpha=0.6)
+    if values is None:
+        for r in range(cells):
+            for c in range(cells):
+                ax.text((c + 0.5) * px, (r + 0.5) * px, str(int(codes[r, c])), ha="center", va="center",
+                        fontsize=6, color="white", bbox={"fc": "black", "alpha": 0.35, "pad": 0.5, "lw": 0})
+    if outline is not None:
+        for r, c in np.argwhere(np.asarray(outline)):
+            ax.add_patch(plt.Rectangle((c * px, r * px), px, px, fill=False, ec="lime", lw=1.8))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,390 @@
+"""The VQ-VAE whose discrete 8x8 latent codes are the search space (paper section 2.1, appendix A.3).
+
+Why: the optimiser only ever sees code indices z in {0..255}^(8x8); the encoder maps a face to them and the decoder maps
+any grid of indices back to a face. Its quality bounds what the optimiser can reach: a detail the decoder cannot
+draw (teeth, a lifted corner) cannot be optimised. Architecture exactly as Tables 2 and 3 at the paper width (64);
+smaller presets scale the channel width only. Dead codes are re-seeded from encoder outputs, which keeps the whole
+codebook in use (without it a CPU-trained model collapses to a few dozen codes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import WeightedRandomSampler
+from tqdm.auto import tqdm
+
+from .config import Preset, get_paths
+from .config import device as default_device
+from .data import as_float
+from .oracle import check_images
+
+LATENT_SIZE = 8
+CHECKPOINT_FORMAT = "happy-vqvae-v1"
+
+
+@dataclass(frozen=True)
+class VQVAEConfig:
+    """The model's shape: channel width (the paper's 64; presets scale it), K codes of dimension D, commitment beta."""
+
+    width: int = 64
+    num_codes: int = 256
+    code_dim: int = 64
+    beta: float = 0.25
+
+
+class ResidualBlock(nn.Module):
+    """x + 1x1(LeakyReLU(3x3(LeakyReLU(x)))), the residual block of van den Oord et al."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.block = nn.Sequential(nn.LeakyReLU(), nn.Conv2d(channels, channels, 3, 1, 1), nn.LeakyReLU(),
+                                   nn.Conv2d(channels, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+def encoder(cfg: VQVAEConfig) -> nn.Sequential:
+    """Table 2: three strided 4x4 convs (64 -> 8 px), a 3x3 conv, two residual blocks, a 1x1 conv to D."""
+    w = cfg.width
+    return nn.Sequential(
+        nn.Sequential(nn.Conv2d(3, w, 4, 2, 1), nn.LeakyReLU()),
+        nn.Sequential(nn.Conv2d(w, 2 * w, 4, 2, 1), nn.LeakyReLU()),
+        nn.Sequential(nn.Conv2d(2 * w, 4 * w, 4, 2, 1), nn.LeakyReLU()),
+        nn.Sequential(nn.Conv2d(4 * w, 4 * w, 3, 1, 1), nn.LeakyReLU()),
+        ResidualBlock(4 * w),
+        ResidualBlock(4 * w),
+        nn.Sequential(nn.Conv2d(4 * w, cfg.code_dim, 1, 1, 0), nn.LeakyReLU()),
+    )
+
+
+def decoder(cfg: VQVAEConfig) -> nn.Sequential:
+    """Table 3: a 3x3 conv from D, two residual blocks, three 4x4 transposed convs (8 -> 64 px)."""
+    w = cfg.width
+    return nn.Sequential(
+        nn.Sequential(nn.Conv2d(cfg.code_dim, 4 * w, 3, 1, 1), nn.LeakyReLU()),
+        ResidualBlock(4 * w),
+        ResidualBlock(4 * w),
+        nn.Sequential(nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1), nn.LeakyReLU()),
+        nn.Sequential(nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.LeakyReLU()),
+        nn.ConvTranspose2d(w, 3, 4, 2, 1),
+    )
+
+
+class VectorQuantizer(nn.Module):
+    """Nearest-codebook quantisation with the codebook and commitment losses and a straight-through gradient."""
+
+    def __init__(self, cfg: VQVAEConfig):
+        super().__init__()
+        self.beta = cfg.beta
+        self.codebook = nn.Embedding(cfg.num_codes, cfg.code_dim)
+        self.codebook.weight.data.uniform_(-1 / cfg.num_codes, 1 / cfg.num_codes)
+
+    def nearest(self, z: torch.Tensor) -> torch.Tensor:
+        """Index of the nearest code for every vector of z (N, D, H, W) -> (N, H, W)."""
+        flat = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
+        book = self.codebook.weight
+        dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ book.T + book.pow(2).sum(1)[None]
+        return dist.argmin(dim=1).view(z.shape[0], z.shape[2], z.shape[3])
+
+    def lookup(self, codes: torch.Tensor) -> torch.Tensor:
+        """Code vectors of indices (N, H, W) -> (N, D, H, W)."""
+        return self.codebook(codes).permute(0, 3, 1, 2)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        codes = self.nearest(z)
+        q = self.lookup(codes)
+        loss = F.mse_loss(q, z.detach()) + self.beta * F.mse_loss(z, q.detach())
+        return z + (q - z).detach(), loss, codes
+
+
+class VQVAE(nn.Module):
+    """Encoder, vector quantiser and decoder. Images are float in [0, 1]; the nets see them centred at 0."""
+
+    def __init__(self, cfg: VQVAEConfig = VQVAEConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = encoder(cfg)
+        self.quantizer = VectorQuantizer(cfg)
+        self.decoder = decoder(cfg)
+
+    @property
+    def device(self) -> torch.device:
+        return self.quantizer.codebook.weight.device
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Reconstruction (in [0, 1] up to overshoot), VQ loss, codes and the encoder output, for training."""
+        z = self.encoder(x - 0.5)
+        q, vq_loss, codes = self.quantizer(z)
+        return self.decoder(q) + 0.5, vq_loss, codes, z
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """Code indices (N, 8, 8) int64 of images (N, 3, 64, 64), uint8 or float in [0, 1]."""
+        check_images(images)
+        self.eval()
+        out = [self.quantizer.nearest(self.encoder(as_float(b).to(self.device) - 0.5)).cpu()
+               for b in images.split(batch_size)]
+        return torch.cat(out) if out else torch.empty(0, LATENT_SIZE, LATENT_SIZE, dtype=torch.long)
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """Images (N, 3, 64, 64) float in [0, 1] of code indices (N, 8, 8)."""
+        codes = self.check_codes(codes)
+        self.eval()
+        out = [(self.decoder(self.quantizer.lookup(b.to(self.device))) + 0.5).clamp(0, 1).cpu()
+               for b in codes.split(batch_size)]
+        return torch.cat(out) if out else torch.empty(0, 3, 64, 64)
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        """decode(encode(images))."""
+        return self.decode(self.encode(images))
+
+    def check_codes(self, codes) -> torch.Tensor:
+        """Fail clearly unless codes are integer indices (N, 8, 8) in 0..K-1."""
+        codes = torch.as_tensor(codes)
+        if codes.dim() != 3 or tuple(codes.shape[1:]) != (LATENT_SIZE, LATENT_SIZE):
+            raise ValueError(f"codes must have shape (N, {LATENT_SIZE}, {LATENT_SIZE}), got {tuple(codes.shape)}")
+        if codes.is_floating_point() or codes.dtype == torch.bool:
+            raise ValueError(f"codes must be integer indices, got {codes.dtype}")
+        k = self.cfg.num_codes
+        if len(codes) and (codes.min() < 0 or codes.max() >= k):
+            raise ValueError(f"code indices must lie in 0..{k - 1}, got values in [{int(codes.min())}, "
+                             f"{int(codes.max())}]")
+        return codes.long()
+
+    @torch.no_grad()
+    def reseed_codes(self, unused: torch.Tensor, z: torch.Tensor, generator: torch.Generator) -> int:
+        """Move unused codes onto randomly chosen encoder outputs of the current batch, so they get used again."""
+        idx = unused.nonzero().flatten()
+        if len(idx) == 0:
+            return 0
+        flat = z.detach().permute(0, 2, 3, 1).reshape(-1, z.shape[1])
+        pick = torch.randint(len(flat), (len(idx),), generator=generator).to(flat.device)
+        self.quantizer.codebook.weight.data[idx] = flat[pick]
+        return len(idx)
+
+
+
+@torch.no_grad()
+def stage_shapes(model: VQVAE) -> dict[str, list[tuple[int, int, int]]]:
+    """Output shape (C, H, W) of every encoder and decoder stage, to hold against the paper's Tables 2 and 3."""
+    shapes: dict[str, list] = {"encoder": [], "decoder": []}
+    x = torch.zeros(1, 3, 64, 64, device=model.device)
+    for stage in model.encoder:
+        x = stage(x)
+        shapes["encoder"].append(tuple(x.shape[1:]))
+    for stage in model.decoder:
+        x = stage(x)
+        shapes["decoder"].append(tuple(x.shape[1:]))
+    return shapes
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+# ----------------------------------------------------------------------------------------------------------- training
+
+def sample_plan(n: int, epochs: float, batch_size: int, weights: torch.Tensor | None, seed: int) -> torch.Tensor:
+    """The example indices of every training step, drawn once up front so that a resumed training sees the same ones.
+
+    Without weights: a fresh permutation per epoch. With weights: a `WeightedRandomSampler` with replacement, so an
+    example of weight w is drawn in proportion to w (weighted retraining).
+    """
+    steps = max(1, math.ceil(epochs * n / batch_size))
+    total = steps * batch_size
+    gen = torch.Generator().manual_seed(seed)
+    if weights is None:
+        order = torch.cat([torch.randperm(n, generator=gen) for _ in range(math.ceil(total / n))])
+    else:
+        weights = torch.as_tensor(weights, dtype=torch.double)
+        if weights.shape != (n,) or not torch.all(weights >= 0) or weights.sum() <= 0:
+            raise ValueError(f"weights must be {n} non-negative numbers with a positive sum, got shape "
+                             f"{tuple(weights.shape)}")
+        order = torch.tensor(list(WeightedRandomSampler(weights, total, replacement=True, generator=gen)))
+    return order[:total].view(steps, batch_size)
+
+
+@dataclass
+class TrainResult:
+    """What a training did: per-step losses and the number of dead codes re-seeded."""
+
+    history: list[dict]
+    reseeded: int
+    seconds: float
+
+
+def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: int = 128, lr: float = 1e-3,
+                weights: torch.Tensor | None = None, seed: int = 0, state_path: Path | None = None,
+                reseed_every: int = 50, log_every: int = 10, save_every: int = 200, cosine: bool = False,
+                progress: bool = True, desc: str = "VQ-VAE") -> TrainResult:
+    """Train (or fine-tune) on uint8 images for a number of epochs, which may be a fraction of one.
+
+    `weights` makes it weighted retraining. `cosine` decays the learning rate to 2% of `lr` along a half cosine
+    (for a first training; a short fine-tune keeps it constant). With `state_path`, the model, optimiser and step are saved every
+    `save_every` steps and at the end; a training started again with the same arguments resumes where it stopped,
+    and ends with the same weights as one that was never interrupted.
+    """
+    check_images(images)
+    plan = sample_plan(len(images), epochs, batch_size, weights, seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed + 1)
+    fingerprint = _plan_fingerprint(plan, model.cfg, lr, cosine)
+    history: list[dict] = []
+    start, reseeded, seconds = 0, 0, 0.0
+    usage = torch.zeros(model.cfg.num_codes, dtype=torch.long)
+    if state_path is not None and Path(state_path).exists():
+        state = torch.load(state_path, map_location=model.device, weights_only=False)
+        if state.get("plan") == fingerprint:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            gen.set_state(state["generator"])
+            start, history, reseeded, seconds = state["step"], state["history"], state["reseeded"], state["seconds"]
+            usage = state["usage"]
+    usage = usage.to(model.device)
+    model.train()
+    began = time.perf_counter() - seconds
+    bar = tqdm(range(start, len(plan)), desc=desc, initial=start, total=len(plan), disable=not progress)
+    for step in bar:
+        if cosine:
+            for group in opt.param_groups:
+                group["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / len(plan))))
+        x = as_float(images[plan[step]]).to(model.device)
+        recon, vq_loss, codes, z = model(x)
+        rec_loss = F.mse_loss(recon, x)
+        loss = rec_loss + vq_loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        usage += torch.bincount(codes.flatten(), minlength=model.cfg.num_codes)
+        if (step + 1) % reseed_every == 0:
+            reseeded += model.reseed_codes(usage == 0, z, gen)
+            usage.zero_()
+        if step % log_every == 0 or step == len(plan) - 1:
+            history.append({"step": step, "loss": loss.item(), "recon": rec_loss.item(), "vq": vq_loss.item()})
+            bar.set_postfix(recon=f"{rec_loss.item():.4f}", vq=f"{vq_loss.item():.4f}")
+        if state_path is not None and ((step + 1) % save_every == 0 or step == len(plan) - 1):
+            _save_state(state_path, model, opt, gen, usage, fingerprint, step + 1, history, reseeded,
+                        time.perf_counter() - began)
+    model.eval()
+    return TrainResult(history=history, reseeded=reseeded, seconds=time.perf_counter() - began)
+
+
+def _plan_fingerprint(plan: torch.Tensor, cfg: VQVAEConfig, lr: float, cosine: bool) -> str:
+    h = hashlib.sha256(plan.numpy().tobytes())
+    h.update(repr((asdict(cfg), lr, cosine)).encode())
+    return h.hexdigest()[:20]
+
+
+def _save_state(path: Path, model: VQVAE, opt, gen, usage, plan: str, step: int, history, reseeded: int,
+                seconds: float) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                "usage": usage.cpu(), "plan": plan, "step": step, "history": history, "reseeded": reseeded, "seconds": seconds}, tmp)
+    tmp.replace(path)
+
+
+# -------------------------------------------------------------------------------------------------------- checkpoints
+
+def save_vqvae(model: VQVAE, path: Path, meta: dict | None = None) -> None:
+    """Save the weights with the config that built them, so that loading can rebuild and check the model."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"format": CHECKPOINT_FORMAT, "config": asdict(model.cfg),
+                "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "meta": meta or {}}, tmp)
+    tmp.replace(path)
+
+
+def load_vqvae(path: Path, expected: VQVAEConfig | None = None, dev: torch.device | None = None) -> VQVAE:
+    """Load a checkpoint on CPU or GPU; with `expected`, refuse one saved for another config."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"VQ-VAE checkpoint {path} not found; train one with the notebook 02 or "
+                                "`python -m happy_utils run`")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a VQ-VAE checkpoint of format {CHECKPOINT_FORMAT}")
+    cfg = VQVAEConfig(**ckpt["config"])
+    if expected is not None and cfg != expected:
+        raise ValueError(f"{path} was saved for {cfg}, but {expected} is wanted; delete it or use a matching preset")
+    model = VQVAE(cfg)
+    model.load_state_dict(ckpt["state_dict"])
+    model.meta = ckpt["meta"]
+    return model.to(dev or default_device()).eval()
+
+
+# --------------------------------------------------------------------------------------------------------- evaluation
+
+def codebook_stats(codes: torch.Tensor, num_codes: int = 256) -> dict[str, float]:
+    """How many codes a set of code grids uses, and the perplexity of their frequencies (num_codes if uniform)."""
+    counts = torch.bincount(codes.flatten(), minlength=num_codes).double()
+    p = counts / counts.sum()
+    entropy = -(p[p > 0] * p[p > 0].log()).sum()
+    return {"codes_used": int((counts > 0).sum()), "perplexity": float(entropy.exp())}
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR in dB of images in [0, 1]."""
+    mse = (as_float(a) - as_float(b)).pow(2).flatten(1).mean(1).clamp(min=1e-10)
+    return 10 * torch.log10(1.0 / mse)
+
+
+def evaluate_vqvae(model: VQVAE, images: torch.Tensor, scorers: dict | None = None) -> dict[str, float]:
+    """Reconstruction PSNR, codebook use and, per scorer, how far the smile score moves through the model.
+
+    `{name}_abs_change` is the mean |f(reconstruction) - f(original)|: a face whose teeth vanish in the decoder cannot
+    be optimised; `{name}_mean_change` tells whether reconstructions are scored higher or lower on the whole.
+    """
+    codes = model.encode(images)
+    recon = model.decode(codes)
+    result = {"psnr_db": float(psnr(recon, images).mean()), **codebook_stats(codes, model.cfg.num_codes)}
+    for name, scorer in (scorers or {}).items():
+        change = scorer.score(recon).degree - scorer.score(images).degree
+        result[f"{name}_abs_change"] = float(change.abs().mean())
+        result[f"{name}_mean_change"] = float(change.mean())
+    return result
+
+
+def data_fingerprint(images: torch.Tensor) -> str:
+    """A short hash of a training set, so a cached model trained on other data is not taken for this one."""
+    return hashlib.sha256(np.ascontiguousarray(images.numpy()).tobytes()).hexdigest()[:16]
+
+
+def load_or_train(preset: Preset, images: torch.Tensor, seed: int = 0, progress: bool = True) -> VQVAE:
+    """The preset's pretrained VQ-VAE for these (restricted training) images: from the cache, resumed, or trained.
+
+    The cache file is named by the preset, width, data and seed; an interrupted training resumes from its state file.
+    """
+    cfg = VQVAEConfig(width=preset.vqvae_width)
+    wanted = {"data": data_fingerprint(images), "epochs": preset.vqvae_epochs, "batch_size": preset.vqvae_batch_size,
+              "seed": seed}
+    path = get_paths().cache / "vqvae" / f"{preset.name}-w{cfg.width}-{wanted['data']}-seed{seed}.pt"
+    if path.exists():
+        model = load_vqvae(path, expected=cfg)
+        if all(model.meta.get(k) == v for k, v in wanted.items()):
+            return model
+        warnings.warn(f"{path} was trained with other settings ({model.meta}); training it again", stacklevel=2)
+    torch.manual_seed(seed)
+    model = VQVAE(cfg).to(default_device())
+    state = path.with_name(path.stem + ".state.pt")
+    result = train_vqvae(model, images, preset.vqvae_epochs, preset.vqvae_batch_size, seed=seed, state_path=state,
+                         cosine=True, progress=progress, desc=f"training VQ-VAE ({preset.name})")
+    save_vqvae(model, path, meta={**wanted, "history": result.history, "seconds": round(result.seconds, 1),
+                                  "reseeded": result.reseeded})
+    state.unlink(missing_ok=True)
+    model.meta = torch.load(path, weights_only=True)["meta"]
+    return model
