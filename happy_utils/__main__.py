@@ -23,6 +23,10 @@ def _bench(args: argparse.Namespace) -> None:
     kwargs = {"as_json": args.json}
     if args.n:
         kwargs["n"] = args.n
+    if args.preset:
+        if args.name != "mio":
+            sys.exit("error: --preset only applies to 'bench mio'")
+        kwargs["preset"] = args.preset
     BENCHMARKS[args.name](**kwargs)
 
 
@@ -66,7 +70,8 @@ def main(argv: list[str] | None = None) -> None:
 
     bench = sub.add_parser("bench", help="benchmarks that compare variants side by side")
     bench.add_argument("name", choices=list(BENCHMARKS))
-    bench.add_argument("--n", type=int, help="number of items to time")
+    bench.add_argument("--n", type=int, help="number of items to time (mio: planted training codes)")
+    bench.add_argument("--preset", choices=presets, help="mio only: use this preset's real latent codes")
     bench.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
     bench.set_defaults(func=_bench)
 

@@ -61,7 +61,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         name="smoke", train_size=1_200, valid_size=300, oracle_images_per_epoch=512, oracle_epochs=1,
-        vqvae_width=8, vqvae_epochs=1, vqvae_batch_size=32, surrogate_trees=50, budget=6, retrain_every=3,
+        vqvae_width=8, vqvae_epochs=4, vqvae_batch_size=16, surrogate_trees=50, budget=6, retrain_every=3,
         rank_k=1e-3, free_cells=4, n_seeds=1, solver_time_limit_s=20.0, eval_size=200,
     ),
     "laptop": Preset(

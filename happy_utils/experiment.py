@@ -2,8 +2,9 @@
 
 Why: the notebooks teach one stage each; a user who wants the whole experiment (many seeds, no notebook) runs
 `python -m happy_utils run`, which calls the same functions and leaves everything in one run directory.
-Stages so far: data (render or load the synthetic world), oracle (score it with the black box and the judge) and
-vqvae (train or load the VQ-VAE on the restricted set, and measure what survives reconstruction).
+Stages so far: data (render or load the synthetic world), oracle (score it with the black box and the judge),
+vqvae (train or load the VQ-VAE on the restricted set, and measure what survives reconstruction) and surrogate (fit
+the trees on the latent codes, then make 20 single queries from different training faces).
 """
 
 from __future__ import annotations
@@ -15,15 +16,21 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
 from . import plotting, world
 from .config import Preset, get_source
 from .data import load_faces
 from .metrics import kth_best
 from .oracle import SHIPPED, load_scorer, oracle_metrics
+from .latent import label_codes
+from .retraining import query
+from .surrogate import fit_surrogate, holdout_r2
 from .vqvae import evaluate_vqvae, load_or_train
 
 TOP_KS = (10, 50)
+PROBE_QUERIES = 20
 
 
 @contextmanager
@@ -33,6 +40,12 @@ def _stage(name: str, timings: dict[str, float]):
     yield
     timings[name] = round(time.perf_counter() - start, 2)
     print(f"== stage {name} done in {timings[name]:.1f} s", flush=True)
+
+
+def _mask(cells: np.ndarray) -> np.ndarray:
+    mask = np.zeros(64, dtype=bool)
+    mask[cells] = True
+    return mask.reshape(8, 8)
 
 
 def run_experiment(cfg: Preset, out: Path, source: str | None = None) -> dict:
@@ -77,6 +90,41 @@ def run_experiment(cfg: Preset, out: Path, source: str | None = None) -> dict:
             {"original": held_out.images[:10], "reconstruction": vq.reconstruct(held_out.images[:10])}, n=10)
         figures["vqvae_codebook"] = plotting.codebook_usage(vq.encode(held_out.images))
 
+    with _stage("surrogate", timings):
+        codes = vq.encode(restricted.images)
+        scores = label_codes(vq, codes, scorers["oracle"])
+        r2, y_true, y_pred = holdout_r2(codes, scores, n_trees=cfg.surrogate_trees)
+        start = time.perf_counter()
+        surrogate = fit_surrogate(codes, scores, n_trees=cfg.surrogate_trees)
+        fit_seconds = time.perf_counter() - start
+        top = surrogate.top_cells(cfg.free_cells)
+        bases = np.random.default_rng(0).choice(len(codes), size=min(PROBE_QUERIES, len(codes)), replace=False)
+        queries = [query(vq, surrogate, codes, int(i), cfg.free_cells, scorers["oracle"],
+                         time_limit=cfg.solver_time_limit_s) for i in bases]
+        judged = scorers["judge"].score(torch.stack([q.image for q in queries])).degree.numpy()
+        figures["surrogate_parity"] = plotting.parity(y_true, y_pred, r2)
+        figures["surrogate_importance"] = plotting.code_map(
+            vq.decode(codes[:1])[0], values=surrogate.importance(), outline=_mask(top),
+            title=f"gain importance, top {cfg.free_cells} cells outlined").figure
+        figures["probe_queries"] = plotting.image_rows(
+            {"base": torch.stack([q.base_image for q in queries[:10]]),
+             "query": torch.stack([q.image for q in queries[:10]])}, n=10)
+        surrogate_summary = {
+            "target": "oracle score of the decoded code", "trees": cfg.surrogate_trees, "heldout_r2": r2,
+            "fit_seconds": round(fit_seconds, 2), "top_cells": [divmod(int(c), 8) for c in top],
+            "top_cells_in_lower_half": float(np.mean(top >= 32)),
+            "probe_queries": {
+                "n": len(queries), "free_cells": cfg.free_cells,
+                "score_rose": int(sum(q.score > q.base_score for q in queries)),
+                "mean_base_score": float(np.mean([q.base_score for q in queries])),
+                "mean_query_score": float(np.mean([q.score for q in queries])),
+                "mean_query_judge": float(judged.mean()),
+                "mean_surrogate_value": float(np.mean([q.mio.value for q in queries])),
+                "median_solve_s": float(np.median([q.mio.seconds for q in queries])),
+                "statuses": sorted({q.mio.status for q in queries}),
+            },
+        }
+
     summary = {
         "preset": cfg.name,
         "source": source,
@@ -86,6 +134,7 @@ def run_experiment(cfg: Preset, out: Path, source: str | None = None) -> dict:
         "scorer_quality_on_valid": quality,
         "vqvae": {"width": vq.cfg.width, "epochs": cfg.vqvae_epochs, "train_seconds": vq.meta["seconds"],
                   "held_out_restricted": vq_quality},
+        "surrogate": surrogate_summary,
         "restricted_reference": {"raw": references, "reconstructed": recon_references,
                                  "best_training_label": world.RESTRICTED_MAX_LABEL},
         "timings_s": timings,

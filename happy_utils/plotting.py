@@ -152,24 +152,24 @@ def codebook_usage(codes: torch.Tensor, num_codes: int = 256) -> plt.Figure:
     return fig
 
 
-def code_map(image: torch.Tensor, codes: torch.Tensor, ax=None, outline: torch.Tensor | None = None,
-             values: np.ndarray | None = None, title: str | None = None):
-    """A face with its 8x8 latent grid drawn over it: the code index of each cell, or a heat map of `values`.
+def code_map(image: torch.Tensor, codes: torch.Tensor | None = None, ax=None, outline=None,
+             values: np.ndarray | None = None, title: str | None = None, cells: int = 8):
+    """A face with its 8x8 latent grid drawn over it: each cell's code index, or a heat map of `values`.
 
-    `outline` (8, 8) bool marks cells with a box, e.g. the cells an optimiser changed.
+    `values` may be per cell (8, 8) or per pixel; `outline` (8, 8) bool boxes cells, e.g. those an optimiser changed.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(4.2, 4.2))
-    cells = codes.shape[-1]
-    px = image.shape[-1] / cells
-    ax.imshow(_hwc(image), extent=(0, image.shape[-1], image.shape[-1], 0))
+    size = image.shape[-1]
+    px = size / cells
+    extent = (0, size, size, 0)
+    ax.imshow(_hwc(image), extent=extent)
     if values is not None:
-        ax.imshow(np.asarray(values), cmap="magma", alpha=0.55, extent=(0, image.shape[-1], image.shape[-1], 0),
-                  interpolation="nearest")
+        ax.imshow(np.asarray(values), cmap="magma", alpha=0.55, extent=extent, interpolation="nearest")
     for i in range(cells + 1):
         ax.axhline(i * px, color="white", lw=0.5, alpha=0.6)
         ax.axvline(i * px, color="white", lw=0.5, alpha=0.6)
-    if values is None:
+    if codes is not None and values is None:
         for r in range(cells):
             for c in range(cells):
                 ax.text((c + 0.5) * px, (r + 0.5) * px, str(int(codes[r, c])), ha="center", va="center",
@@ -183,3 +183,25 @@ def code_map(image: torch.Tensor, codes: torch.Tensor, ax=None, outline: torch.T
     if title:
         ax.set_title(title)
     return ax
+
+
+def parity(y_true: np.ndarray, y_pred: np.ndarray, r2: float, title: str = "Held-out parity") -> plt.Figure:
+    """Predicted against true scores on held-out data, with R^2."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    fig, ax = plt.subplots(figsize=(4.4, 4.2))
+    ax.scatter(y_true, y_pred, s=4, alpha=0.35)
+    lo, hi = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+    ax.set(xlabel="oracle's score f(d(z))", ylabel="surrogate h(z)", title=f"{title}: R² = {r2:.3f}")
+    fig.tight_layout()
+    return fig
+
+
+def before_after(before: torch.Tensor, after: torch.Tensor, changed: np.ndarray, titles: tuple[str, str]
+                 ) -> plt.Figure:
+    """A decoded face before and after optimisation, the changed latent cells outlined on both."""
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.4))
+    code_map(before, ax=axes[0], outline=changed, title=titles[0])
+    code_map(after, ax=axes[1], outline=changed, title=titles[1])
+    fig.tight_layout()
+    return fig

@@ -12,14 +12,3 @@ def isolated_folders(tmp_path, monkeypatch):
     monkeypatch.delenv("HAPPY_SOURCE", raising=False)
     return tmp_path
 
-
-def pytest_configure(config):
-    """Under pytest-xdist each worker gets one thread (and so do the notebook kernels it starts): two workers with two
-    threads each on two cores were several times slower than one each."""
-    import os
-
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        os.environ["OMP_NUM_THREADS"] = "1"
-        import torch
-
-        torch.set_num_threads(1)

@@ -37,13 +37,16 @@ def test_run_smoke_writes_summary_and_figures(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["faces"]["train"] == 1200
     assert summary["faces"]["restricted"] + summary["faces"]["target"] == 1200
-    assert set(summary["timings_s"]) == {"data", "oracle", "vqvae"}
+    assert set(summary["timings_s"]) == {"data", "oracle", "vqvae", "surrogate"}
+    probe = summary["surrogate"]["probe_queries"]
+    assert probe["n"] == 20 and 0 <= probe["score_rose"] <= 20 and probe["statuses"] == ["optimal"]
     assert summary["vqvae"]["held_out_restricted"]["codes_used"] > 0
     assert 0 < summary["restricted_reference"]["reconstructed"]["judge"]["top10"] <= 5
     ref = summary["restricted_reference"]["raw"]["oracle"]
     assert 0 < ref["top50"] <= ref["top10"] <= 5
     for name in ("faces_by_degree", "restricted_degrees", "restricted_ingredients", "calibration", "vqvae_loss",
-                 "vqvae_reconstructions", "vqvae_codebook"):
+                 "vqvae_reconstructions", "vqvae_codebook", "surrogate_parity", "surrogate_importance",
+                 "probe_queries"):
         assert (out / f"{name}.png").stat().st_size > 1000
     assert json.loads((out / "config.json").read_text())["preset"]["name"] == "smoke"
 

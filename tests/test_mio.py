@@ -1,0 +1,140 @@
+import numpy as np
+import pytest
+
+from happy_utils import entmoot_compat as ec
+from happy_utils import mio
+from happy_utils.bench import planted_codes
+from happy_utils.surrogate import fit_surrogate
+
+
+@pytest.fixture(scope="module")
+def latent():
+    X, y = planted_codes(2000, seed=1)
+    return X, fit_surrogate(X, y, n_trees=150, learning_rate=0.1)
+
+
+def _small_ensemble(seed: int, F=6, V=8, n=150, uncertainty=False):
+    """A random ensemble over F categorical features of V values, fitted through entmoot."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, V, (n, F))
+    y = rng.normal(0, 1, (F, V))[np.arange(F), X].sum(axis=1) + rng.normal(0, 1, V)[X[:, 0]] * rng.normal(0, 1, V)[X[:, 1]]
+    problem = ec.categorical_problem(F, V)
+    enting = ec.make_enting(problem, {"num_boost_round": 25, "max_depth": 2, "num_leaves": 4, "min_data_in_leaf": 3,
+                                      "min_data_per_group": 3, "learning_rate": 0.3, "cat_smooth": 1.0,
+                                      "cat_l2": 1.0, "max_cat_to_onehot": 1, "seed": seed, "verbose": -1})
+    ec.fit_enting(enting, X, y, uncertainty=uncertainty)
+    ec.drop_single_leaf_trees(enting)
+    counts = np.stack([np.bincount(X[:, f], minlength=V) for f in range(F)])
+    return enting, mio.TreeModel(mio.parse_trees(ec.booster(enting)), 0.0, F, V, counts, X), X
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pruned_equals_entmoots_full_model_on_random_ensembles(seed):
+    enting, model, X = _small_ensemble(seed)
+    rng = np.random.default_rng(seed)
+    base = X[rng.integers(len(X))]
+    free = rng.choice(6, size=3, replace=False)
+    full = mio.solve_full(enting, model, base, free)
+    pruned = mio.solve_pruned(model, base, free)
+    assert full.status == pruned.status == "optimal"
+    assert pruned.objective == pytest.approx(full.objective, abs=1e-9)
+    assert pruned.n_vars < full.n_vars
+    # ... and against every combination of the free features.
+    grid = np.array(np.meshgrid(*[range(8)] * 3)).reshape(3, -1).T
+    rows = np.repeat(base[None], len(grid), axis=0)
+    rows[:, np.sort(free)] = grid
+    assert pruned.value == pytest.approx(model.predict(rows).max(), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_exploration_term_matches_entmoot(seed):
+    enting, model, X = _small_ensemble(seed, uncertainty=True)
+    base, free = X[seed], [0, 1, 4]
+    full = mio.solve_full(enting, model, base, free, beta=1.5)
+    pruned = mio.solve_pruned(model, base, free, beta=1.5)
+    assert pruned.objective == pytest.approx(full.objective, abs=1e-9)
+    assert pruned.uncertainty == pytest.approx(mio.nearest_distance(X, pruned.code))
+    assert pruned.objective == pytest.approx(pruned.value + 1.5 * pruned.uncertainty)
+
+
+def test_pruned_equals_full_model_at_latent_scale(latent):
+    X, model = latent
+    free = model.top_cells(8)
+    for i in (3, 77):
+        full = mio.optimize(model, X[i].reshape(8, 8), free, method="full")
+        pruned = mio.optimize(model, X[i].reshape(8, 8), free)
+        assert pruned.objective == pytest.approx(full.objective, abs=1e-7)
+        assert pruned.n_vars < full.n_vars / 5
+        fixed = np.setdiff1d(np.arange(64), free)
+        assert np.array_equal(pruned.code[fixed], X[i][fixed]) and pruned.grid.shape == (8, 8)
+
+
+def test_brute_force_over_all_65536_pairs(latent):
+    X, model = latent
+    free = np.sort(model.top_cells(2))
+    base = X[5]
+    rows = np.repeat(base[None], 256 * 256, axis=0)
+    rows[:, free[0]] = np.repeat(np.arange(256), 256)
+    rows[:, free[1]] = np.tile(np.arange(256), 256)
+    best = model.predict(rows).max()
+    result = mio.optimize(model, base, free)
+    assert result.value == pytest.approx(best, abs=1e-9) and result.objective == pytest.approx(best, abs=1e-9)
+
+
+def test_unchanged_cells_keep_the_base_value_when_they_can(latent):
+    X, model = latent
+    result = mio.optimize(model, X[9], model.top_cells(8))
+    again = mio.optimize(model, result.code, model.top_cells(8))  # already optimal: nothing needs to move
+    assert np.array_equal(again.code, result.code)
+
+
+def test_a_wrong_answer_is_caught(latent):
+    X, model = latent
+    result = mio.optimize(model, X[2], model.top_cells(4))
+    result.objective += 0.5
+    with pytest.raises(mio.MIOCheckError, match="trees give"):
+        mio.check_solution(result, model.tree_model, X[2])
+    result.objective -= 0.5
+    result.code[0] = (result.code[0] + 1) % 256 if 0 not in result.free else result.code[0]
+    with pytest.raises(mio.MIOCheckError, match="fixed cell"):
+        mio.check_solution(result, model.tree_model, X[2])
+
+
+def test_time_limit_returns_a_result_not_an_exception(latent):
+    X, model = latent
+    result = mio.optimize(model, X[4], model.top_cells(16), time_limit=1e-9)
+    assert result.status in ("time_limit", "optimal")
+    if not result.ok:
+        assert np.array_equal(result.code, X[4]) and "no solution" in result.message
+
+
+def test_gurobi_when_its_licence_admits_the_model(latent):
+    X, model = latent
+    highs = mio.optimize(model, X[6], model.top_cells(8))
+    gurobi = mio.optimize(model, X[6], model.top_cells(8), solver="gurobi")
+    assert gurobi.objective == pytest.approx(highs.objective, abs=1e-6)
+    assert gurobi.solver in ("gurobi", "highs")  # highs if the licence refused, with the reason in the message
+    assert gurobi.solver == "gurobi" or "refused" in gurobi.message
+
+
+def test_gurobi_refusing_the_full_model_is_reported(latent):
+    X, model = latent
+    result = mio.optimize(model, X[6], model.top_cells(8), method="full", solver="gurobi")
+    assert result.status == "error" and np.array_equal(result.code, X[6])
+    assert "gurobi" in result.message.lower()
+
+
+def test_bad_input_gets_clear_errors(latent):
+    X, model = latent
+    with pytest.raises(ValueError, match="base_code"):
+        mio.optimize(model, np.zeros((8, 7), dtype=int), [1])
+    with pytest.raises(ValueError, match=r"0\.\.255"):
+        mio.optimize(model, np.full((8, 8), 256), [1])
+    with pytest.raises(ValueError, match="free cells"):
+        mio.optimize(model, X[0], [])
+    with pytest.raises(ValueError, match="free cells"):
+        mio.optimize(model, X[0], [70])
+    with pytest.raises(ValueError, match="unknown solver"):
+        mio.optimize(model, X[0], [1], solver="cplex")
+    with pytest.raises(ValueError, match="beta"):
+        mio.optimize(model, X[0], [1], beta=-1)

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+import torch
+
+from happy_utils.bench import planted_codes
+from happy_utils.surrogate import PAPER_LGBM, check_codes, fit_surrogate, holdout_r2
+
+
+@pytest.fixture(scope="module")
+def planted():
+    X, y = planted_codes(2000, seed=0)
+    return X, y, fit_surrogate(X, y, n_trees=150, learning_rate=0.1)
+
+
+def test_paper_settings_reach_lightgbm(planted):
+    _, _, model = planted
+    params = model.booster.params
+    assert params["max_depth"] == 2 and params["num_leaves"] == 5 and params["min_data_in_leaf"] == 20
+    assert model.booster.num_trees() == 150
+    assert PAPER_LGBM["num_boost_round"] == 800
+    assert max(t["num_leaves"] for t in model.booster.dump_model()["tree_info"]) <= 5
+    assert all(f.is_cat() for f in model.enting._problem_config.feat_list)  # cells are categorical features
+
+
+def test_importance_finds_the_planted_cells(planted):
+    _, _, model = planted
+    top = set(model.top_cells(8).tolist())
+    assert top <= set(range(32, 56, 2))  # the 12 cells that carry the score
+    assert model.importance().shape == (8, 8)
+
+
+def test_predictions_and_held_out_r2(planted):
+    X, y, model = planted
+    pred = model.predict(torch.from_numpy(X[:10]).view(10, 8, 8))
+    assert pred.shape == (10,)
+    np.testing.assert_allclose(pred, model.predict(X[:10]))
+    np.testing.assert_allclose(model.tree_model.predict(X[:10]), pred, atol=1e-9)
+    r2, y_true, y_pred = holdout_r2(X, y, n_trees=150, learning_rate=0.1)
+    assert r2 > 0.15 and len(y_true) == len(y_pred) == 400
+    shuffled, _, _ = holdout_r2(X, np.random.default_rng(0).permutation(y), n_trees=150, learning_rate=0.1)
+    assert shuffled < 0.05 < r2
+
+
+def test_bad_input_gets_clear_errors(planted):
+    _, _, model = planted
+    with pytest.raises(ValueError, match=r"shape \(N, 8, 8\) or \(N, 64\)"):
+        check_codes(np.zeros((3, 8, 7), dtype=int))
+    with pytest.raises(ValueError, match=r"0\.\.255"):
+        check_codes(np.full((1, 64), 300))
+    with pytest.raises(ValueError, match="integer"):
+        check_codes(np.zeros((1, 64)))
+    for t in (0, 65, 2.5):
+        with pytest.raises(ValueError, match="1..64"):
+            model.top_cells(t)
+    with pytest.raises(ValueError, match="finite"):
+        fit_surrogate(np.zeros((50, 64), dtype=int), np.zeros(49))
+    with pytest.raises(ValueError, match="at least 40"):
+        fit_surrogate(np.zeros((10, 64), dtype=int), np.zeros(10))
