@@ -138,3 +138,17 @@ def test_bad_input_gets_clear_errors(latent):
         mio.optimize(model, X[0], [1], solver="cplex")
     with pytest.raises(ValueError, match="beta"):
         mio.optimize(model, X[0], [1], beta=-1)
+
+
+def test_no_solver_or_an_infeasible_model_gives_a_clear_result(latent, monkeypatch):
+    from pyomo.contrib.appsi.solvers import Highs
+
+    X, model = latent
+    monkeypatch.setattr(Highs, "available", lambda self: Highs.Availability.NotFound)
+    result = mio.optimize(model, X[8], model.top_cells(8))
+    assert result.status == "error" and not result.ok and "not available" in result.message
+    assert np.array_equal(result.code, X[8]) and result.value == pytest.approx(model.predict(X[8:9])[0])
+    monkeypatch.undo()
+    monkeypatch.setattr(ec, "solve_appsi", lambda *a, **k: ec.SolveOutcome("infeasible", False, None, None, 0.01))
+    result = mio.optimize(model, X[8], model.top_cells(8))
+    assert result.status == "infeasible" and "no solution" in result.message and np.array_equal(result.code, X[8])
