@@ -9,14 +9,17 @@ from pathlib import Path
 
 from .bench import BENCHMARKS
 from .config import PRESETS, get_paths, setup
+from .experiment import VARIANTS
 
 
 def _run(args: argparse.Namespace) -> None:
-    from .experiment import run_experiment
+    from .experiment import parse_seeds, run_experiment
 
     cfg = setup(args.preset)
-    out = Path(args.out) if args.out else get_paths().runs / cfg.name
-    run_experiment(cfg, out, source=args.source)
+    out = Path(args.out) if args.out else get_paths().runs / f"{cfg.name}-{args.variant}"
+    changes = {k: v for k, v in (("budget", args.budget), ("free_cells", args.free_cells)) if v is not None}
+    seeds = parse_seeds(args.seeds) if args.seeds else None
+    run_experiment(cfg, out, source=args.source, seeds=seeds, variant=args.variant, changes=changes)
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -65,7 +68,12 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--preset", choices=presets, help="size preset (default: $HAPPY_PRESET or laptop)")
     run.add_argument("--source", choices=["synthetic", "celeba"], help="data source (default: $HAPPY_SOURCE or "
                                                                        "synthetic)")
-    run.add_argument("--out", help="run directory (default: runs/PRESET)")
+    run.add_argument("--out", help="run directory (default: runs/PRESET-VARIANT); an interrupted run resumes there")
+    run.add_argument("--seeds", help="seeds, e.g. 0-2 or 0,3,5 (default: the preset's n_seeds, from 0)")
+    run.add_argument("--variant", choices=list(VARIANTS), default="vqvae-wr",
+                     help="vqvae-wr: weighted retraining (default); vqvae-nowr: the same loop without fine-tuning")
+    run.add_argument("--budget", type=int, help="queries per seed (default: the preset's)")
+    run.add_argument("--free-cells", type=int, help="free latent cells t (default: the preset's)")
     run.set_defaults(func=_run)
 
     bench = sub.add_parser("bench", help="benchmarks that compare variants side by side")
@@ -90,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError, NotImplementedError) as err:
+    except (ValueError, FileNotFoundError, NotImplementedError) as err:  # RunDirError is a ValueError
         sys.exit(f"error: {err}")
 
 

@@ -38,9 +38,9 @@ class Preset:
     vqvae_width: int
     vqvae_epochs: float
     vqvae_batch_size: int
-    # Surrogate (later): LightGBM trees; at most 5 leaves and 20 samples per leaf as in the paper.
+    # Surrogate: LightGBM trees (the paper's 800; fewer take larger steps); at most 5 leaves, >= 20 per leaf.
     surrogate_trees: int
-    # Optimisation loop (later): queries per seed, retrain every r queries, rank-weight k, free cells t, seeds.
+    # Optimisation loop: queries per seed, retrain every r queries, rank-weight k, free cells t, seeds.
     budget: int
     retrain_every: int
     rank_k: float
@@ -66,7 +66,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "laptop": Preset(
         name="laptop", train_size=24_000, valid_size=2_000, oracle_images_per_epoch=40_000, oracle_epochs=14,
-        vqvae_width=32, vqvae_epochs=27, vqvae_batch_size=16, surrogate_trees=800, budget=100, retrain_every=5,
+        vqvae_width=32, vqvae_epochs=27, vqvae_batch_size=16, surrogate_trees=400, budget=100, retrain_every=5,
         rank_k=1e-3, free_cells=8, n_seeds=3, solver_time_limit_s=60.0, eval_size=2_000,
     ),
     "paper": Preset(

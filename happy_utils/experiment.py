@@ -1,10 +1,10 @@
-"""The main job: every stage of the method that exists so far, in order, timed, with a summary and figures.
+"""The main job: every stage of the method in order, timed, with a summary and figures in one run directory.
 
 Why: the notebooks teach one stage each; a user who wants the whole experiment (many seeds, no notebook) runs
-`python -m happy_utils run`, which calls the same functions and leaves everything in one run directory.
-Stages so far: data (render or load the synthetic world), oracle (score it with the black box and the judge),
-vqvae (train or load the VQ-VAE on the restricted set, and measure what survives reconstruction) and surrogate (fit
-the trees on the latent codes, then make 20 single queries from different training faces).
+`python -m happy_utils run`, which calls the same functions and leaves everything in one run directory:
+data (render or load the faces), oracle (its quality, the restricted set's reference scores), vqvae (train or load,
+reconstruction quality), surrogate (held-out R^2, importance), loop (the optimisation, per seed, resumable) and the
+summary (Top-K per seed and over seeds, by the oracle and the judge, time per stage and per query).
 """
 
 from __future__ import annotations
@@ -19,18 +19,36 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from . import plotting, world
+from . import metrics, plotting, world
 from .config import Preset, get_source
 from .data import load_faces
-from .metrics import kth_best
+from .latent import LatentSet, label_codes
 from .oracle import SHIPPED, load_scorer, oracle_metrics
-from .latent import label_codes
-from .retraining import query
+from .records import RunDir
+from .retraining import LoopConfig, run_loop
 from .surrogate import fit_surrogate, holdout_r2
 from .vqvae import evaluate_vqvae, load_or_train
 
-TOP_KS = (10, 50)
-PROBE_QUERIES = 20
+#: Settings of the one loop that make the compared variants.
+VARIANTS = {
+    "vqvae-wr": {"weighted_retraining": True},
+    "vqvae-nowr": {"weighted_retraining": False},
+}
+VARIANT_NAMES = {"vqvae-wr": "VQ-VAE + weighted retraining", "vqvae-nowr": "VQ-VAE, no retraining"}
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-2' -> [0, 1, 2]; '0,3,5' -> [0, 3, 5]; '4' -> [4]."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        raise ValueError(f"--seeds must look like 0-2 or 0,3,5, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"--seeds must name distinct non-negative seeds, got {text!r}")
+    return seeds
 
 
 @contextmanager
@@ -48,13 +66,22 @@ def _mask(cells: np.ndarray) -> np.ndarray:
     return mask.reshape(8, 8)
 
 
-def run_experiment(cfg: Preset, out: Path, source: str | None = None) -> dict:
-    """Run the stages for a preset and write `config.json`, `summary.json` and figures into `out`."""
+def _topk(scores: np.ndarray) -> dict[str, float]:
+    return {**{f"top{k}": metrics.kth_best(scores, k) for k in metrics.TOP_KS}, "best": float(np.max(scores))}
+
+
+def run_experiment(cfg: Preset, out: Path, source: str | None = None, seeds: list[int] | None = None,
+                   variant: str = "vqvae-wr", changes: dict | None = None, progress: bool = True) -> dict:
+    """Run every stage for a preset and write `summary.json` and figures into `out` (resumable, per seed)."""
     matplotlib.use("Agg")  # the command line draws into files only
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
     source = get_source(source)
-    (out / "config.json").write_text(json.dumps({"preset": cfg.as_dict(), "source": source}, indent=2))
+    seeds = list(range(cfg.n_seeds)) if seeds is None else seeds
+    changes = dict(changes or {})
+    loop_configs = {s: LoopConfig.from_preset(cfg, s, **VARIANTS[variant], **changes) for s in seeds}
+    run = RunDir(out, {"preset": cfg.as_dict(), "source": source, "variant": variant, "changes": changes})
+    out = run.path
     timings: dict[str, float] = {}
     figures: dict = {}
 
@@ -67,81 +94,112 @@ def run_experiment(cfg: Preset, out: Path, source: str | None = None) -> dict:
 
     with _stage("oracle", timings):
         scorers = {which: load_scorer(which) for which in SHIPPED}
-        quality, references, valid_degree = {}, {}, {}
+        quality, references, valid_degree = {}, {"raw": {}, "reconstructed": {}}, {}
         for which, scorer in scorers.items():
             on_valid = scorer.score(valid.images)
             valid_degree[which] = on_valid.degree.numpy()
             quality[which] = oracle_metrics(on_valid, valid.labels, valid.degree)
-            on_restricted = scorer.score(restricted.images).degree.numpy()
-            references[which] = {f"top{k}": kth_best(on_restricted, k) for k in TOP_KS}
+            references["raw"][which] = _topk(scorer.score(restricted.images).degree.numpy())
         figures["calibration"] = plotting.calibration(valid.degree.numpy(), valid_degree)
 
     with _stage("vqvae", timings):
-        vq = load_or_train(cfg, restricted.images)
+        vq = load_or_train(cfg, restricted.images, progress=progress)
         held_out = valid.restricted()
         vq_quality = evaluate_vqvae(vq, held_out.images, scorers)
-        reconstructed = vq.reconstruct(restricted.images)
-        recon_references = {}
+        codes = vq.encode(restricted.images)
+        reconstructed = vq.decode(codes)
         for which, scorer in scorers.items():
-            scores = scorer.score(reconstructed).degree.numpy()
-            recon_references[which] = {f"top{k}": kth_best(scores, k) for k in TOP_KS}
+            references["reconstructed"][which] = _topk(scorer.score(reconstructed).degree.numpy())
         figures["vqvae_loss"] = plotting.loss_curves(vq.meta["history"], title="VQ-VAE training")
         figures["vqvae_reconstructions"] = plotting.image_rows(
             {"original": held_out.images[:10], "reconstruction": vq.reconstruct(held_out.images[:10])}, n=10)
         figures["vqvae_codebook"] = plotting.codebook_usage(vq.encode(held_out.images))
 
     with _stage("surrogate", timings):
-        codes = vq.encode(restricted.images)
         scores = label_codes(vq, codes, scorers["oracle"])
         r2, y_true, y_pred = holdout_r2(codes, scores, n_trees=cfg.surrogate_trees)
-        start = time.perf_counter()
         surrogate = fit_surrogate(codes, scores, n_trees=cfg.surrogate_trees)
-        fit_seconds = time.perf_counter() - start
         top = surrogate.top_cells(cfg.free_cells)
-        bases = np.random.default_rng(0).choice(len(codes), size=min(PROBE_QUERIES, len(codes)), replace=False)
-        queries = [query(vq, surrogate, codes, int(i), cfg.free_cells, scorers["oracle"],
-                         time_limit=cfg.solver_time_limit_s) for i in bases]
-        judged = scorers["judge"].score(torch.stack([q.image for q in queries])).degree.numpy()
         figures["surrogate_parity"] = plotting.parity(y_true, y_pred, r2)
         figures["surrogate_importance"] = plotting.code_map(
             vq.decode(codes[:1])[0], values=surrogate.importance(), outline=_mask(top),
             title=f"gain importance, top {cfg.free_cells} cells outlined").figure
-        figures["probe_queries"] = plotting.image_rows(
-            {"base": torch.stack([q.base_image for q in queries[:10]]),
-             "query": torch.stack([q.image for q in queries[:10]])}, n=10)
-        surrogate_summary = {
-            "target": "oracle score of the decoded code", "trees": cfg.surrogate_trees, "heldout_r2": r2,
-            "fit_seconds": round(fit_seconds, 2), "top_cells": [divmod(int(c), 8) for c in top],
-            "top_cells_in_lower_half": float(np.mean(top >= 32)),
-            "probe_queries": {
-                "n": len(queries), "free_cells": cfg.free_cells,
-                "score_rose": int(sum(q.score > q.base_score for q in queries)),
-                "mean_base_score": float(np.mean([q.base_score for q in queries])),
-                "mean_query_score": float(np.mean([q.score for q in queries])),
-                "mean_query_judge": float(judged.mean()),
-                "mean_surrogate_value": float(np.mean([q.mio.value for q in queries])),
-                "median_solve_s": float(np.median([q.mio.seconds for q in queries])),
-                "statuses": sorted({q.mio.status for q in queries}),
-            },
-        }
+        surrogate_summary = {"target": "oracle score of the decoded code", "trees": cfg.surrogate_trees,
+                             "heldout_r2": r2, "top_cells": [divmod(int(c), 8) for c in top],
+                             "top_cells_in_lower_half": float(np.mean(top >= 32))}
 
+    with _stage("loop", timings):
+        latent = LatentSet(faces=restricted, vq=vq, codes=codes, scores=scores, target="decoded")
+        records, images = {}, {}
+        extra = {"preset": cfg.name, "source": source, "variant": variant, "vqvae": vq.meta["data"]}
+        for s in seeds:
+            start = time.perf_counter()
+            result = run_loop(out / f"seed{s}", latent, loop_configs[s], scorers["oracle"], scorers["judge"],
+                              extra_config=extra, progress=progress)
+            records[s], images[s] = result.records, result.images
+            timings[f"loop_seed{s}"] = round(time.perf_counter() - start, 2)
+
+    per_seed = {s: {**metrics.seed_summary(recs), "training": references} for s, recs in records.items()}
+    curves = {k: metrics.curves(records, k) for k in metrics.TOP_KS}
+    refs = {"training set, raw (oracle)": {k: references["raw"]["oracle"][f"top{k}"] for k in metrics.TOP_KS},
+            "training set, reconstructed (oracle)": {k: references["reconstructed"]["oracle"][f"top{k}"]
+                                                     for k in metrics.TOP_KS},
+            "best training label (2)": {k: float(world.RESTRICTED_MAX_LABEL) for k in metrics.TOP_KS}}
+    figures["topk_curves"] = plotting.topk_curves({VARIANT_NAMES[variant]: curves}, refs)
+    figures["best_queries"] = _best_queries_figure(records, images)
     summary = {
-        "preset": cfg.name,
-        "source": source,
+        "preset": cfg.name, "source": source, "variant": variant, "seeds": seeds, "changes": changes,
         "faces": {"train": len(train), "restricted": len(restricted), "target": len(train.target()),
-                  "valid": len(valid),
-                  "per_level": train.labels.bincount(minlength=6).tolist()},
+                  "valid": len(valid), "per_level": train.labels.bincount(minlength=6).tolist()},
         "scorer_quality_on_valid": quality,
         "vqvae": {"width": vq.cfg.width, "epochs": cfg.vqvae_epochs, "train_seconds": vq.meta["seconds"],
                   "held_out_restricted": vq_quality},
         "surrogate": surrogate_summary,
-        "restricted_reference": {"raw": references, "reconstructed": recon_references,
-                                 "best_training_label": world.RESTRICTED_MAX_LABEL},
+        "restricted_reference": {**references, "best_training_label": world.RESTRICTED_MAX_LABEL},
+        "per_seed": per_seed,
+        "aggregate": metrics.aggregate(per_seed),
+        "topk_curves": {f"top{k}": {"mean": metrics.mean_std(c)[0].tolist(), "std": metrics.mean_std(c)[1].tolist()}
+                        for k, c in curves.items()},
         "timings_s": timings,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     for name, fig in figures.items():
         fig.savefig(out / f"{name}.png")
         plt.close(fig)
+    _print_table(summary)
     print(f"summary and figures written to {out}")
     return summary
+
+
+def _best_queries_figure(records: dict, images: dict, n: int = 8) -> plt.Figure:
+    """The n best unique queries of each seed, with the oracle's (o) and the judge's (j) scores."""
+    rows, titles = [], []
+    for s, recs in records.items():
+        seen, order = set(), []
+        for i in np.argsort([-r["score"] for r in recs], kind="stable"):
+            key = tuple(recs[i]["code"])
+            if key not in seen:
+                seen.add(key)
+                order.append(int(i))
+        picked = order[:n]
+        rows.append(images[s][picked])
+        titles += [f"seed {s}: o{recs[i]['score']:.2f} j{recs[i]['judge']:.2f}" for i in picked]
+    return plotting.show_images(torch.cat(rows), titles=titles, ncols=n, scale=1.5, suptitle="Best queries per seed")
+
+
+def _print_table(summary: dict) -> None:
+    ref = summary["restricted_reference"]
+    print(f"\n{'':<13} {'Top10':>7} {'Top50':>7} {'best':>6}   {'judge Top10':>11} {'judge Top50':>11}")
+    for s, v in summary["per_seed"].items():
+        print(f"{f'seed {s}':<13} {v['oracle']['top10']:7.3f} {v['oracle']['top50']:7.3f} {v['oracle']['best']:6.3f}   "
+              f"{v['judge']['top10']:11.3f} {v['judge']['top50']:11.3f}")
+    agg = summary["aggregate"]
+    o, j = agg["oracle"], agg["judge"]
+    print(f"{'mean':<13} {o['top10']['mean']:7.3f} {o['top50']['mean']:7.3f} {o['best']['mean']:6.3f}   "
+          f"{j['top10']['mean']:11.3f} {j['top50']['mean']:11.3f}")
+    for name in ("raw", "reconstructed"):
+        r, j = ref[name]["oracle"], ref[name]["judge"]
+        print(f"{'train ' + name[:5]:<13} {r['top10']:7.3f} {r['top50']:7.3f} {r['best']:6.3f}   "
+              f"{j['top10']:11.3f} {j['top50']:11.3f}")
+    t = agg["seconds_per_query"]
+    print("seconds per query: " + ", ".join(f"{k[:-2]} {v:.2f}" for k, v in t.items()))

@@ -16,3 +16,76 @@ def kth_best(scores: np.ndarray, k: int) -> float:
         raise ValueError("kth_best needs at least one score")
     k = min(k, scores.size)
     return float(np.partition(scores, -k)[-k])
+
+
+def topk_curve(scores, codes, k: int) -> np.ndarray:
+    """TopK(q) for q = 1..n: the K-th best score among the *unique* codes queried up to q (DESIGN 6).
+
+    A code queried again adds no new point; while fewer than K unique points exist, the min(K, count)-th best.
+    """
+    first = _first_occurrences(codes)
+    curve, unique = np.empty(len(first)), []
+    for q, score in enumerate(np.asarray(scores, dtype=np.float64)):
+        if first[q]:
+            unique.append(score)
+        curve[q] = kth_best(unique, k)
+    return curve
+
+
+def mean_std(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation over seeds of curves of equal length."""
+    stacked = np.stack([np.asarray(c, dtype=np.float64) for c in curves])
+    return stacked.mean(axis=0), stacked.std(axis=0)
+
+
+def unique_scores(scores, codes) -> np.ndarray:
+    """The scores of the first occurrence of each distinct code."""
+    return np.asarray(scores, dtype=np.float64)[_first_occurrences(codes)]
+
+
+def _first_occurrences(codes) -> np.ndarray:
+    seen: set[bytes] = set()
+    first = []
+    for code in codes:
+        key = np.asarray(code, dtype=np.int64).tobytes()
+        first.append(key not in seen)
+        seen.add(key)
+    return np.array(first, dtype=bool)
+
+
+TOP_KS = (10, 50)
+TIME_KEYS = ("fit_s", "solve_s", "decode_score_s", "retrain_s")
+
+
+def seed_summary(records: list[dict]) -> dict:
+    """Top10, Top50 and the best of one seed's unique queries, by the oracle and by the judge, and time per query."""
+    codes = [r["code"] for r in records]
+    out: dict = {"queries": len(records)}
+    for scorer, key in (("oracle", "score"), ("judge", "judge")):
+        values = [r[key] for r in records]
+        if any(v is None for v in values):
+            continue
+        unique = unique_scores(values, codes)
+        out[scorer] = {**{f"top{k}": kth_best(unique, k) for k in TOP_KS}, "best": float(unique.max())}
+    out["unique"] = len(unique_scores([r["score"] for r in records], codes))
+    out["seconds_per_query"] = {k: float(np.mean([r["times"][k] for r in records])) for k in TIME_KEYS}
+    out["solver_statuses"] = sorted({r["status"] for r in records})
+    return out
+
+
+def aggregate(per_seed: dict) -> dict:
+    """Mean and standard deviation over seeds of every Top-K figure in `seed_summary` outputs."""
+    out = {}
+    for scorer in ("oracle", "judge"):
+        seeds = [s[scorer] for s in per_seed.values() if scorer in s]
+        if seeds:
+            out[scorer] = {key: {"mean": float(np.mean([s[key] for s in seeds])),
+                                 "std": float(np.std([s[key] for s in seeds]))} for key in seeds[0]}
+    out["seconds_per_query"] = {k: float(np.mean([s["seconds_per_query"][k] for s in per_seed.values()]))
+                                for k in TIME_KEYS}
+    return out
+
+
+def curves(records_by_seed: dict, k: int, key: str = "score") -> list[np.ndarray]:
+    """The TopK curve of every seed."""
+    return [topk_curve([r[key] for r in recs], [r["code"] for r in recs], k) for recs in records_by_seed.values()]

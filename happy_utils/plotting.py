@@ -7,6 +7,7 @@ Why: a person would rather look at faces than read numbers; the same figure must
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
 
@@ -203,5 +204,70 @@ def before_after(before: torch.Tensor, after: torch.Tensor, changed: np.ndarray,
     fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.4))
     code_map(before, ax=axes[0], outline=changed, title=titles[0])
     code_map(after, ax=axes[1], outline=changed, title=titles[1])
+    fig.tight_layout()
+    return fig
+
+
+def topk_curves(variants: dict[str, dict[int, list[np.ndarray]]], references: dict[str, dict[int, float]],
+                ks: tuple[int, ...] = (10, 50)) -> plt.Figure:
+    """TopK(q) per variant: mean over seeds with a band of one standard deviation, and horizontal reference lines."""
+    fig, axes = plt.subplots(1, len(ks), figsize=(5.2 * len(ks), 3.6), squeeze=False)
+    styles = ["--", ":", "-.", (0, (1, 3))]
+    for ax, k in zip(axes[0], ks):
+        for name, by_k in variants.items():
+            stacked = np.stack(by_k[k])
+            mean, std = stacked.mean(axis=0), stacked.std(axis=0)
+            q = np.arange(1, len(mean) + 1)
+            ax.plot(q, mean, label=f"{name} ({len(stacked)} seeds)")
+            ax.fill_between(q, mean - std, mean + std, alpha=0.2)
+        for (label, ref), style in zip(references.items(), styles):
+            ax.axhline(ref[k], color="gray", ls=style, lw=1.2, label=label)
+        ax.set(xlabel="query", ylabel=f"Top{k} score", title=f"Top{k}")
+    axes[0, -1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def query_trace(records: list[dict], reference: float | None = None) -> plt.Figure:
+    """The oracle's score of each query in order, the best so far, and an optional reference line."""
+    scores = np.array([r["score"] for r in records])
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    q = np.array([r["index"] for r in records])  # the same numbers as the queried faces' titles
+    ax.plot(q, scores, "o", ms=4, label="query")
+    ax.plot(q, np.maximum.accumulate(scores), "-", label="best so far")
+    retrains = [r["index"] for r in records if r.get("retrain")]
+    for i, x in enumerate(retrains):
+        ax.axvline(x + 0.5, color="tab:green", lw=0.8, alpha=0.5, label="fine-tune" if i == 0 else None)
+    if reference is not None:
+        ax.axhline(reference, color="gray", ls="--", label="training set Top10")
+    ax.set(xlabel="query", ylabel="oracle score", title="Scores of the queries")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def weight_curve(weights: np.ndarray, highlight: np.ndarray | None = None) -> plt.Figure:
+    """Rank weight against rank (log-log), with highlighted points (e.g. the queries) marked."""
+    order = np.argsort(-weights, kind="stable")
+    ranks = np.empty(len(weights), dtype=int)
+    ranks[order] = np.arange(len(weights))
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    ax.loglog(ranks + 1, weights, ".", ms=2, color="tab:blue", label="data")
+    if highlight is not None and len(highlight):
+        ax.loglog(ranks[highlight] + 1, weights[highlight], "o", ms=5, mfc="none", color="tab:red", label="queries")
+    ax.set(xlabel="rank + 1 (1 = best)", ylabel="sampling weight", title="Rank weights")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def score_histograms(samples: dict[str, np.ndarray], title: str) -> plt.Figure:
+    """Overlaid histograms of scores, e.g. of reconstructions before and after fine-tuning."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.2))
+    for name, values in samples.items():
+        ax.hist(values, bins=40, range=(0, 5), alpha=0.5, label=f"{name} (mean {np.mean(values):.2f})")
+    ax.set(xlabel="oracle score", ylabel="faces", title=title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

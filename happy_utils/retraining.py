@@ -1,20 +1,31 @@
-"""Latent space optimisation with weighted retraining (paper sections 2.2-2.3): one query at a time.
+"""Latent space optimisation with weighted retraining (paper sections 2.2-2.3).
 
 Why: a query is the unit of the method: pick a real training code, let the MIO change its t most important cells,
-decode the result and ask the black box. Notebooks 04-05 and the main job all make queries through `query`.
+decode the result and ask the black box. The loop repeats it, adds every query to the data, and every r queries
+fine-tunes the VQ-VAE on data drawn by rank weight, so that the generator's distribution shifts towards the high
+scorers (Tripp et al. 2020). Without weighted retraining the same loop simply never fine-tunes. Notebooks 04-05 and
+the main job all go through this module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from .config import Preset
+from .latent import TARGETS, LatentSet, label_codes
 from .mio import MIOResult, optimize
 from .oracle import SmileScorer
-from .surrogate import Surrogate
-from .vqvae import VQVAE
+from .records import RunDir
+from .surrogate import Surrogate, fit_surrogate
+from .vqvae import VQVAE, train_vqvae
+from .world import to_uint8
 
 
 @dataclass
@@ -48,3 +59,183 @@ def query(vq: VQVAE, surrogate: Surrogate, codes: torch.Tensor, base_index: int,
     scores = scorer.score(images).degree
     return Query(base_index=int(base_index), base_code=base, mio=result, image=images[1], base_image=images[0],
                  score=float(scores[1]), base_score=float(scores[0]))
+
+
+# ---------------------------------------------------------------------------------------------------------- the loop
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Every setting of one seed's optimisation run. Without weighted retraining the VQ-VAE is never fine-tuned."""
+
+    budget: int  # queries
+    retrain_every: int  # r: fine-tune after every r queries
+    rank_k: float  # k of the rank weights 1 / (kN + rank)
+    free_cells: int  # t
+    seed: int
+    weighted_retraining: bool = True
+    first_finetune_epochs: float = 1.0  # the authors: a full epoch the first time ...
+    finetune_epochs: float = 0.1  # ... then a tenth of one
+    batch_size: int = 128
+    n_trees: int = 800
+    target: str = "decoded"  # surrogate targets: f(d(z)) or f(x)
+    solver: str = "highs"
+    time_limit: float = 60.0
+    beta: float = 0.0  # exploration weight; 0 = pure exploitation
+
+    @classmethod
+    def from_preset(cls, cfg: Preset, seed: int, **changes) -> LoopConfig:
+        """The preset's knobs, with `changes` (any field) on top."""
+        knobs = dict(budget=cfg.budget, retrain_every=cfg.retrain_every, rank_k=cfg.rank_k, free_cells=cfg.free_cells,
+                     seed=seed, batch_size=cfg.vqvae_batch_size, n_trees=cfg.surrogate_trees,
+                     time_limit=cfg.solver_time_limit_s)
+        return cls(**{**knobs, **changes})
+
+    def __post_init__(self):
+        problems = [msg for ok, msg in (
+            (self.budget >= 1, f"budget must be >= 1, got {self.budget}"),
+            (self.retrain_every >= 1, f"retrain_every (r) must be >= 1, got {self.retrain_every}"),
+            (self.rank_k > 0, f"rank_k (k) must be > 0, got {self.rank_k}"),
+            (1 <= self.free_cells <= 64, f"free_cells (t) must be in 1..64, got {self.free_cells}"),
+            (self.target in TARGETS, f"target must be one of {TARGETS}, got {self.target!r}"),
+            (self.beta >= 0, f"beta must be >= 0, got {self.beta}"),
+        ) if not ok]
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+def rank_weights(values: np.ndarray, k: float) -> np.ndarray:
+    """Weighted retraining's rank weights w_i = 1 / (kN + rank_i), rank 0 the best, normalised to sum 1."""
+    values = np.asarray(values, dtype=np.float64)
+    ranks = np.empty(len(values))
+    ranks[np.argsort(-values, kind="stable")] = np.arange(len(values))
+    w = 1.0 / (k * len(values) + ranks)
+    return w / w.sum()
+
+
+class _Data:
+    """Everything the loop knows: the restricted faces, the queries so far, and all their current codes and labels."""
+
+    def __init__(self, latent: LatentSet, values: np.ndarray):
+        self.train_images = latent.faces.images
+        self.train_values = values  # f(x) of the restricted faces: their objective values
+        self.query_images = torch.empty(0, 3, 64, 64, dtype=torch.uint8)
+        self.query_values = np.empty(0)
+        self.query_codes = np.empty((0, 64), dtype=np.int64)  # as queried
+        self.codes = latent.rows.copy()  # current codes of all data, the surrogate's features
+        self.labels = latent.scores.astype(np.float64).copy()  # the surrogate's targets
+
+    @property
+    def images(self) -> torch.Tensor:
+        return torch.cat([self.train_images, self.query_images])
+
+    @property
+    def values(self) -> np.ndarray:
+        return np.concatenate([self.train_values, self.query_values])
+
+    def add(self, image: torch.Tensor, value: float, code: np.ndarray) -> None:
+        self.query_images = torch.cat([self.query_images, image[None]])
+        self.query_values = np.append(self.query_values, value)
+        self.query_codes = np.vstack([self.query_codes, code])
+        self.codes = np.vstack([self.codes, code])
+        self.labels = np.append(self.labels, value)  # f(d(z~)) is the query's score
+
+    def relabel(self, vq: VQVAE, scorer: SmileScorer, target: str, upto: int) -> None:
+        """Re-encode the data known at the last fine-tune (`upto` queries) and relabel it; later queries keep the
+        codes they were queried with."""
+        images = torch.cat([self.train_images, self.query_images[:upto]])
+        codes = vq.encode(images)
+        head = (label_codes(vq, codes, scorer) if target == "decoded"
+                else np.concatenate([self.train_values, self.query_values[:upto]]))
+        n = len(images)
+        self.codes = np.vstack([codes.reshape(n, -1).numpy(), self.query_codes[upto:]])
+        self.labels = np.concatenate([head, self.query_values[upto:]])
+
+
+@dataclass
+class SeedRun:
+    """A finished seed: its records (one per query), the queried images in order, and the VQ-VAE as it ended."""
+
+    records: list[dict]
+    images: torch.Tensor
+    vq: VQVAE
+
+
+def run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileScorer, judge: SmileScorer | None = None,
+             extra_config: dict | None = None, progress: bool = True, on_query=None) -> SeedRun:
+    """Run (or resume) one seed: `cfg.budget` queries, fine-tuning the VQ-VAE on rank-weighted data every r of them.
+
+    Each query refits the surrogate on all current data, optimises a randomly drawn restricted code, decodes and
+    scores it, appends it to the data, and is recorded in `run_dir/queries.jsonl`; the state is saved after each.
+    A run started again with the same config continues where it stopped, with the same results.
+    """
+    if cfg.target != latent.target:
+        raise ValueError(f"the loop's target {cfg.target!r} differs from the latent set's {latent.target!r}")
+    run = RunDir(run_dir, {"loop": asdict(cfg), **(extra_config or {})})
+    vq = copy.deepcopy(latent.vq)
+    data = _Data(latent, oracle.score(latent.faces.images).degree.numpy().astype(np.float64))
+    state = run.load_state() or {"done": 0, "retrains": 0, "last_retrain_at": 0}
+    done = state["done"]
+    run.keep_records(done)
+    if done:
+        vq.load_state_dict(state["vq"])
+        for image, value, code in zip(state["query_images"], state["query_values"], state["query_codes"]):
+            data.add(image, float(value), code)
+        if state["retrains"]:
+            data.relabel(vq, oracle, cfg.target, state["last_retrain_at"])
+    bar = tqdm(range(done, cfg.budget), desc=f"seed {cfg.seed}", initial=done, total=cfg.budget, disable=not progress)
+    for q in bar:
+        record = _one_query(q, cfg, vq, data, oracle, judge)
+        if cfg.weighted_retraining and (q + 1) % cfg.retrain_every == 0:
+            record["retrain"] = _retrain(state["retrains"], cfg, vq, data, oracle, upto=q + 1)
+            record["times"]["retrain_s"] = record["retrain"]["seconds"]
+            state["retrains"] += 1
+            state["last_retrain_at"] = q + 1
+        run.append(record)
+        state.update(done=q + 1, vq=vq.state_dict(), query_images=data.query_images,
+                     query_values=data.query_values, query_codes=data.query_codes)
+        run.save_state(state)
+        bar.set_postfix(score=f"{record['score']:.2f}", best=f"{max(data.query_values):.2f}")
+        if on_query is not None:
+            on_query(record)
+    return SeedRun(records=run.records(), images=data.query_images, vq=vq)
+
+
+def _one_query(q: int, cfg: LoopConfig, vq: VQVAE, data: _Data, oracle: SmileScorer, judge: SmileScorer | None
+               ) -> dict:
+    start = time.perf_counter()
+    surrogate = fit_surrogate(data.codes, data.labels, n_trees=cfg.n_trees, seed=cfg.seed)
+    fit_s = time.perf_counter() - start
+    base_index = int(np.random.default_rng([cfg.seed, q]).integers(len(data.train_images)))
+    base = data.codes[base_index]
+    result = optimize(surrogate, base, surrogate.top_cells(cfg.free_cells), solver=cfg.solver,
+                      time_limit=cfg.time_limit, beta=cfg.beta)
+    start = time.perf_counter()
+    images = to_uint8(vq.decode(torch.from_numpy(np.stack([base, result.code]).reshape(2, 8, 8))))
+    scores = oracle.score(images).degree.numpy()
+    judged = float(judge.score(images[1:]).degree[0]) if judge is not None else None
+    decode_score_s = time.perf_counter() - start
+    data.add(images[1], float(scores[1]), result.code)
+    return {
+        "index": q, "seed": cfg.seed, "base_index": base_index, "base_code": base.tolist(),
+        "code": result.code.tolist(), "free": result.free, "score": float(scores[1]), "judge": judged,
+        "base_score": float(scores[0]), "surrogate": result.value, "objective": result.objective,
+        "status": result.status, "gap": result.gap, "solver": result.solver, "n_vars": result.n_vars,
+        "message": result.message, "data_size": len(data.labels) - 1, "retrain": None,
+        "times": {"fit_s": round(fit_s, 4), "solve_s": round(result.seconds, 4),
+                  "decode_score_s": round(decode_score_s, 4), "retrain_s": 0.0},
+    }
+
+
+def _retrain(number: int, cfg: LoopConfig, vq: VQVAE, data: _Data, oracle: SmileScorer, upto: int) -> dict:
+    """Fine-tune the VQ-VAE on all data drawn by rank weight, then re-encode and relabel everything."""
+    start = time.perf_counter()
+    epochs = cfg.first_finetune_epochs if number == 0 else cfg.finetune_epochs
+    weights = rank_weights(data.values, cfg.rank_k)
+    result = train_vqvae(vq, data.images, epochs, cfg.batch_size, weights=torch.from_numpy(weights),
+                         seed=cfg.seed * 100_003 + number, progress=False, desc="fine-tune")
+    data.relabel(vq, oracle, cfg.target, upto)
+    top_share = float(np.sort(weights)[::-1][: max(1, len(weights) // 100)].sum())
+    return {"number": number, "epochs": epochs, "data_size": len(weights), "seconds": round(time.perf_counter() -
+                                                                                             start, 3),
+            "finetune_s": round(result.seconds, 3), "final_recon": result.history[-1]["recon"],
+            "reseeded": result.reseeded, "weight_of_top_1pct": top_share}

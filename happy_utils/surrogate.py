@@ -23,6 +23,7 @@ LATENT_CELLS = 64
 N_VALUES = 256
 
 #: The paper's settings (800 trees, depth 2, <= 5 leaves, >= 20 samples per leaf) and the tuned categorical splits.
+#: With fewer trees (a smaller preset) the learning rate grows in proportion, up to 0.2: see `learning_rate`.
 PAPER_LGBM = {
     "num_boost_round": 800, "max_depth": 2, "num_leaves": 5, "min_data_in_leaf": 20,
     "learning_rate": 0.05, "cat_smooth": 5.0, "cat_l2": 5.0, "min_data_per_group": 50, "max_cat_threshold": 64,
@@ -79,6 +80,11 @@ class Surrogate:
         return np.argsort(-self.importance().ravel(), kind="stable")[:t]
 
 
+def learning_rate(n_trees: int) -> float:
+    """0.05 for the paper's 800 trees; fewer trees take proportionally larger steps (400 trees: 0.1, same R^2)."""
+    return min(0.2, PAPER_LGBM["learning_rate"] * PAPER_LGBM["num_boost_round"] / n_trees)
+
+
 def fit_surrogate(codes, y, n_trees: int = 800, seed: int = 0, uncertainty: bool = False,
                   **lgbm_overrides) -> Surrogate:
     """Fit h on code grids and their scores, through ENTMOOT's `Enting`."""
@@ -88,7 +94,8 @@ def fit_surrogate(codes, y, n_trees: int = 800, seed: int = 0, uncertainty: bool
         raise ValueError(f"scores must be {len(X)} finite numbers, got {len(y)}")
     if len(X) < 2 * PAPER_LGBM["min_data_in_leaf"]:
         raise ValueError(f"at least {2 * PAPER_LGBM['min_data_in_leaf']} training codes are needed, got {len(X)}")
-    params = {**PAPER_LGBM, "num_boost_round": n_trees, "seed": seed, "num_threads": 0, **lgbm_overrides}
+    params = {**PAPER_LGBM, "num_boost_round": n_trees, "learning_rate": learning_rate(n_trees), "seed": seed,
+              "num_threads": 0, "deterministic": True, **lgbm_overrides}
     problem = ec.categorical_problem(LATENT_CELLS, N_VALUES)
     enting = ec.make_enting(problem, params)
     ec.fit_enting(enting, X, y, uncertainty=uncertainty)

@@ -33,22 +33,47 @@ def test_eval_oracle_on_a_training_seed_exits_with_a_message(capsys):
 
 def test_run_smoke_writes_summary_and_figures(tmp_path, capsys):
     out = tmp_path / "run"
-    main(["run", "--preset", "smoke", "--out", str(out)])
+    main(["run", "--preset", "smoke", "--seeds", "0-1", "--out", str(out)])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["faces"]["train"] == 1200
     assert summary["faces"]["restricted"] + summary["faces"]["target"] == 1200
-    assert set(summary["timings_s"]) == {"data", "oracle", "vqvae", "surrogate"}
-    probe = summary["surrogate"]["probe_queries"]
-    assert probe["n"] == 20 and 0 <= probe["score_rose"] <= 20 and probe["statuses"] == ["optimal"]
+    assert set(summary["timings_s"]) == {"data", "oracle", "vqvae", "surrogate", "loop", "loop_seed0", "loop_seed1"}
     assert summary["vqvae"]["held_out_restricted"]["codes_used"] > 0
-    assert 0 < summary["restricted_reference"]["reconstructed"]["judge"]["top10"] <= 5
-    ref = summary["restricted_reference"]["raw"]["oracle"]
-    assert 0 < ref["top50"] <= ref["top10"] <= 5
+    ref = summary["restricted_reference"]
+    assert 0 < ref["raw"]["oracle"]["top50"] <= ref["raw"]["oracle"]["top10"] <= 5
+    assert 0 < ref["reconstructed"]["judge"]["top10"] <= 5 and ref["best_training_label"] == 2
+    assert set(summary["per_seed"]) == {"0", "1"}
+    for seed in ("0", "1"):
+        s = summary["per_seed"][seed]
+        assert s["queries"] == 6 and s["oracle"]["top10"] <= s["oracle"]["best"] and "judge" in s
+        records = (out / f"seed{seed}" / "queries.jsonl").read_text().splitlines()
+        assert len(records) == 6
+    agg = summary["aggregate"]
+    assert set(agg["seconds_per_query"]) == {"fit_s", "solve_s", "decode_score_s", "retrain_s"}
+    assert agg["oracle"]["top10"]["std"] >= 0 and len(summary["topk_curves"]["top10"]["mean"]) == 6
     for name in ("faces_by_degree", "restricted_degrees", "restricted_ingredients", "calibration", "vqvae_loss",
                  "vqvae_reconstructions", "vqvae_codebook", "surrogate_parity", "surrogate_importance",
-                 "probe_queries"):
+                 "topk_curves", "best_queries"):
         assert (out / f"{name}.png").stat().st_size > 1000
     assert json.loads((out / "config.json").read_text())["preset"]["name"] == "smoke"
+    assert "seconds per query" in capsys.readouterr().out
+
+    # The same directory with other settings is refused and left as it was; the same settings resume (no work).
+    before = (out / "seed0" / "queries.jsonl").read_text()
+    with pytest.raises(SystemExit, match="variant: 'vqvae-wr' in the directory, 'vqvae-nowr' now"):
+        main(["run", "--preset", "smoke", "--seeds", "0-1", "--out", str(out), "--variant", "vqvae-nowr"])
+    main(["run", "--preset", "smoke", "--seeds", "0", "--out", str(out)])
+    assert (out / "seed0" / "queries.jsonl").read_text() == before
+
+
+def test_run_variant_without_retraining_and_overrides(tmp_path):
+    out = tmp_path / "nowr"
+    main(["run", "--preset", "smoke", "--seeds", "3", "--out", str(out), "--variant", "vqvae-nowr",
+          "--budget", "4", "--free-cells", "2"])
+    records = [json.loads(line) for line in (out / "seed3" / "queries.jsonl").read_text().splitlines()]
+    assert len(records) == 4 and all(r["retrain"] is None and len(r["free"]) == 2 for r in records)
+    with pytest.raises(SystemExit, match="--seeds must"):
+        main(["run", "--preset", "smoke", "--seeds", "0-x", "--out", str(tmp_path / "x")])
 
 
 def test_unknown_preset_is_refused(capsys):

@@ -1,6 +1,8 @@
 import pytest
 
-from happy_utils.metrics import kth_best
+import numpy as np
+
+from happy_utils.metrics import aggregate, kth_best, seed_summary, topk_curve, unique_scores
 
 
 def test_kth_best():
@@ -8,3 +10,22 @@ def test_kth_best():
     assert kth_best([0.5, 2.0], 10) == 0.5  # the min(K, N)-th while fewer than K
     with pytest.raises(ValueError, match="at least one"):
         kth_best([], 10)
+
+
+def test_topk_curve_counts_unique_codes_only():
+    codes = [[1], [2], [1], [3]]
+    scores = [1.0, 3.0, 5.0, 2.0]  # the third query repeats the first code: no new point, its score is ignored
+    np.testing.assert_array_equal(topk_curve(scores, codes, 2), [1.0, 1.0, 1.0, 2.0])
+    np.testing.assert_array_equal(topk_curve(scores, codes, 1), [1.0, 3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(unique_scores(scores, codes), [1.0, 3.0, 2.0])
+
+
+def test_seed_summary_and_aggregate():
+    times = {"fit_s": 1.0, "solve_s": 0.5, "decode_score_s": 0.1, "retrain_s": 0.0}
+    recs = [{"code": [i], "score": float(i), "judge": float(i) / 2, "times": times, "status": "optimal"}
+            for i in range(60)]
+    s = seed_summary(recs)
+    assert s["oracle"] == {"top10": 50.0, "top50": 10.0, "best": 59.0} and s["judge"]["top10"] == 25.0
+    assert s["unique"] == 60 and s["seconds_per_query"]["fit_s"] == 1.0
+    agg = aggregate({0: s, 1: {**s, "oracle": {"top10": 52.0, "top50": 10.0, "best": 59.0}}})
+    assert agg["oracle"]["top10"] == {"mean": 51.0, "std": 1.0}

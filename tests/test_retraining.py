@@ -1,0 +1,143 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from happy_utils import records as records_module
+from happy_utils import retraining
+from happy_utils.data import render_faces
+from happy_utils.latent import LatentSet, label_codes
+from happy_utils.oracle import load_scorer
+from happy_utils.records import RunDir, RunDirError
+from happy_utils.retraining import LoopConfig, rank_weights, run_loop
+from happy_utils.vqvae import VQVAE, VQVAEConfig, train_vqvae
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    return load_scorer("oracle")
+
+
+@pytest.fixture(scope="module")
+def latent(oracle):
+    faces = render_faces(400, seed=31, progress=False).restricted()
+    torch.manual_seed(0)
+    vq = VQVAE(VQVAEConfig(width=8))
+    train_vqvae(vq, faces.images, epochs=3, batch_size=16, progress=False)
+    codes = vq.encode(faces.images)
+    return LatentSet(faces=faces, vq=vq, codes=codes, scores=label_codes(vq, codes, oracle), target="decoded")
+
+
+CFG = LoopConfig(budget=6, retrain_every=3, rank_k=1e-3, free_cells=4, seed=7, batch_size=16, n_trees=40,
+                 finetune_epochs=0.5)
+
+
+def test_rank_weights():
+    w = rank_weights(np.array([0.5, 2.0, 1.0]), k=1e-3)
+    raw = 1 / (1e-3 * 3 + np.array([2, 0, 1]))
+    np.testing.assert_allclose(w, raw / raw.sum())
+    assert w.sum() == pytest.approx(1.0) and w[1] > w[2] > w[0]
+    big = rank_weights(np.arange(10_000.0), k=1e-3)
+    assert big[-100:].sum() > 0.3  # the best 1% carry a third of the mass with k = 1e-3
+
+
+def test_loop_records_every_query_and_retrains_every_r(tmp_path, latent, oracle):
+    before = {k: v.clone() for k, v in latent.vq.state_dict().items()}
+    run = run_loop(tmp_path / "wr", latent, CFG, oracle, progress=False)
+    assert [r["index"] for r in run.records] == list(range(6)) and len(run.images) == 6
+    assert [r["retrain"] is not None for r in run.records] == [False, False, True, False, False, True]
+    assert run.records[2]["retrain"]["epochs"] == 1.0 and run.records[5]["retrain"]["epochs"] == 0.5
+    for r in run.records:
+        assert len(r["code"]) == 64 and r["status"] == "optimal" and set(r["times"]) >= {"fit_s", "solve_s"}
+        changed = np.flatnonzero(np.array(r["code"]) != np.array(r["base_code"]))
+        assert set(changed) <= set(r["free"]) and len(r["free"]) == 4
+    torch.testing.assert_close(oracle.score(run.images).degree, torch.tensor([r["score"] for r in run.records]))
+    assert run.records[3]["data_size"] == len(latent.codes) + 3
+    for k, v in latent.vq.state_dict().items():  # the pretrained model is left as it was
+        assert torch.equal(v, before[k])
+
+
+def test_without_weighted_retraining_nothing_is_fine_tuned(tmp_path, latent, oracle, monkeypatch):
+    calls = []
+    monkeypatch.setattr(retraining, "train_vqvae", lambda *a, **k: calls.append(1))
+    run = run_loop(tmp_path / "nowr", latent, LoopConfig(**{**vars(CFG), "weighted_retraining": False}), oracle,
+                   progress=False)
+    assert len(run.records) == 6 and not calls and all(r["retrain"] is None for r in run.records)
+
+
+@pytest.mark.parametrize("where, call", [("append", 2), ("save_state", 4), ("_retrain", 1), ("_retrain", 2),
+                                         ("fit_surrogate", 5)])
+def test_a_killed_run_resumes_without_losing_or_repeating_a_query(tmp_path, latent, oracle, monkeypatch, where,
+                                                                    call):
+    straight = run_loop(tmp_path / "straight", latent, CFG, oracle, progress=False).records
+
+    target = RunDir if where in ("append", "save_state") else retraining
+    real = getattr(target, where)
+    count = {"n": 0}
+
+    def dies(*args, **kwargs):
+        count["n"] += 1
+        if count["n"] == call:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, where, dies)
+    with pytest.raises(KeyboardInterrupt):
+        run_loop(tmp_path / "killed", latent, CFG, oracle, progress=False)
+    monkeypatch.setattr(target, where, real)
+    resumed = run_loop(tmp_path / "killed", latent, CFG, oracle, progress=False).records
+    assert [r["index"] for r in resumed] == list(range(CFG.budget))
+    assert [r["score"] for r in resumed] == [r["score"] for r in straight]
+    assert [r["code"] for r in resumed] == [r["code"] for r in straight]
+    lines = (tmp_path / "killed" / "queries.jsonl").read_text().splitlines()
+    assert len(lines) == CFG.budget
+
+
+def test_a_finished_run_started_again_does_nothing(tmp_path, latent, oracle, monkeypatch):
+    first = run_loop(tmp_path / "done", latent, CFG, oracle, progress=False)
+    monkeypatch.setattr(retraining, "fit_surrogate", lambda *a, **k: pytest.fail("a finished run must not query"))
+    again = run_loop(tmp_path / "done", latent, CFG, oracle, progress=False)
+    assert again.records == first.records and torch.equal(again.images, first.images)
+
+
+def test_another_config_is_refused_and_nothing_is_overwritten(tmp_path, latent, oracle):
+    run_loop(tmp_path / "run", latent, CFG, oracle, progress=False)
+    files = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    with pytest.raises(RunDirError, match="loop.free_cells: 4 in the directory, 8 now"):
+        run_loop(tmp_path / "run", latent, LoopConfig(**{**vars(CFG), "free_cells": 8}), oracle, progress=False)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == files
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(RunDirError, match="not a run directory"):
+        run_loop(tmp_path / "other", latent, CFG, oracle, progress=False)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{oops")
+    with pytest.raises(RunDirError, match="not valid JSON"):
+        RunDir(tmp_path / "broken", {"a": 1})
+
+
+def test_a_cut_off_last_record_is_ignored(tmp_path):
+    run = RunDir(tmp_path / "r", {"a": 1})
+    run.append({"index": 0})
+    run.append({"index": 1})
+    with open(run.queries_path, "a") as f:
+        f.write('{"index": 2, "sco')
+    assert [r["index"] for r in run.records()] == [0, 1]
+    run.keep_records(2)
+    assert run.queries_path.read_text() == '{"index": 0}\n{"index": 1}\n'
+
+
+def test_bad_loop_settings_are_refused():
+    with pytest.raises(ValueError, match="free_cells"):
+        LoopConfig(**{**vars(CFG), "free_cells": 0})
+    with pytest.raises(ValueError, match="budget.*rank_k"):
+        LoopConfig(**{**vars(CFG), "budget": 0, "rank_k": 0})
+    with pytest.raises(ValueError, match="target"):
+        LoopConfig(**{**vars(CFG), "target": "judge"})
+
+
+def test_records_are_plain_json(tmp_path, latent, oracle):
+    run_loop(tmp_path / "j", latent, CFG, oracle, progress=False)
+    first = json.loads((tmp_path / "j" / records_module.QUERIES).read_text().splitlines()[0])
+    assert {"index", "seed", "code", "score", "surrogate", "status", "gap", "times", "retrain"} <= set(first)
