@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError, NotImplementedError) as err:  # RunDirError is a ValueError
+    except (ValueError, FileNotFoundError) as err:  # RunDirError is a ValueError
         sys.exit(f"error: {err}")
 
 

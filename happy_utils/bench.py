@@ -175,4 +175,50 @@ def bench_mio(n: int = 3000, as_json: bool = False, draws: int = 5, t: int = 8, 
     return result
 
 
-BENCHMARKS = {"data": bench_data, "vqvae": bench_vqvae, "mio": bench_mio}
+def bench_celeba(n: int = 256, as_json: bool = False) -> dict:
+    """The CelebA path's throughput per device: MTCNN cropping (batched, and the whole resumable folder job with
+    JPEG decoding and shard writing) and the Talk-to-Edit predictor (random weights: speed does not depend on them)."""
+    from PIL import Image
+
+    from .cropping import FaceDetector, astronaut_photos, crop_face, crop_photos
+    from .predictor import AttributePredictor
+
+    photos = astronaut_photos(n)
+    faces = torch.rand(n, 3, 64, 64)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rows = []
+    for dev in devices:
+        detector = FaceDetector(dev)
+        for batch in (32, 128):
+            def crop(b=batch):
+                for start in range(0, n, b):
+                    chunk = photos[start:start + b]
+                    for photo, face in zip(chunk, detector.largest_faces(chunk)):
+                        crop_face(photo, face[0])
+            rows.append({"device": dev, "step": "MTCNN detect + crop (in memory)", "batch": batch,
+                         "images_per_s": round(_throughput(crop, n, repeats=1), 1)})
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = []
+            for i, photo in enumerate(photos):
+                paths.append(Path(tmp) / f"{i:06d}.jpg")
+                Image.fromarray(photo).save(paths[-1], quality=95)
+            seconds = _seconds(lambda: crop_photos(paths, Path(tmp) / "crops", batch_size=128, detector=detector,
+                                                   progress=False))
+            rows.append({"device": dev, "step": "crop_photos: read JPEG, detect, crop, write shards", "batch": 128,
+                         "images_per_s": round(n / seconds, 1)})
+        net = AttributePredictor().to(dev).eval()
+        for batch in (64, 256):
+            rows.append({"device": dev, "step": "predictor score (64 -> 128, ResNet-50)", "batch": batch,
+                         "images_per_s": round(_throughput(lambda b=batch: net.score(faces, batch_size=b), n,
+                                                           repeats=1), 1)})
+    result = {"bench": "celeba", "images": n, "threads": torch.get_num_threads(), "devices": devices, "rows": rows}
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(_table(rows, ["device", "step", "batch", "images_per_s"]))
+        if devices == ["cpu"]:
+            print("\nno CUDA GPU here: run this on a GPU machine (e.g. Colab) for the GPU rows")
+    return result
+
+
+BENCHMARKS = {"data": bench_data, "vqvae": bench_vqvae, "mio": bench_mio, "celeba": bench_celeba}

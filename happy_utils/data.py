@@ -73,16 +73,17 @@ def as_float(images: torch.Tensor) -> torch.Tensor:
 def load_faces(split: str = "train", preset: Preset | str | None = None, source: str | None = None) -> FaceDataset:
     """The faces of a split ('train' or 'valid') for the preset's size, from the configured source.
 
-    The synthetic world is rendered once and cached; 'celeba' reads the cropped CelebA data set.
+    The synthetic world is rendered once and cached; 'celeba' crops CelebA once (MTCNN) and reads CelebA-Dialog's
+    smile levels (see `happy_utils.celeba`).
     """
     cfg = preset if isinstance(preset, Preset) else get_preset(preset)
     if split not in SPLIT_SEEDS:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLIT_SEEDS)}")
     source = get_source(source)
     if source == "celeba":
-        raise NotImplementedError(
-            "the CelebA data source is not implemented yet: use HAPPY_SOURCE=synthetic (the default). It will read "
-            "MTCNN-cropped CelebA faces with CelebA-Dialog smile labels through this same function.")
+        from .celeba import load_celeba
+
+        return load_celeba(split, cfg)
     n = cfg.train_size if split == "train" else cfg.valid_size
     return build_world(n, SPLIT_SEEDS[split], get_paths().cache / "world", name=split)
 

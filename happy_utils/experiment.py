@@ -23,7 +23,7 @@ from . import metrics, plotting, world
 from .config import Preset, get_source
 from .data import load_faces
 from .latent import LatentSet, label_codes
-from .oracle import SHIPPED, load_scorer, oracle_metrics
+from .oracle import load_scorers, oracle_metrics
 from .records import RunDir
 from .retraining import LoopConfig, run_loop
 from .surrogate import fit_surrogate, holdout_r2
@@ -90,17 +90,19 @@ def run_experiment(cfg: Preset, out: Path, source: str | None = None, seeds: lis
         restricted = train.restricted()
         figures["faces_by_degree"] = plotting.faces_by_degree(train)
         figures["restricted_degrees"] = plotting.degree_histogram(restricted, "Restricted training set (level <= 2)")
-        figures["restricted_ingredients"] = plotting.ingredient_coverage(restricted)
+        if restricted.ingredients is not None:  # synthetic faces know their smile's ingredients
+            figures["restricted_ingredients"] = plotting.ingredient_coverage(restricted)
+        truth = valid.degree if valid.degree is not None else valid.labels.float()  # CelebA: levels only
 
     with _stage("oracle", timings):
-        scorers = {which: load_scorer(which) for which in SHIPPED}
+        scorers = load_scorers(source)  # CelebA has no judge
         quality, references, valid_degree = {}, {"raw": {}, "reconstructed": {}}, {}
         for which, scorer in scorers.items():
             on_valid = scorer.score(valid.images)
             valid_degree[which] = on_valid.degree.numpy()
-            quality[which] = oracle_metrics(on_valid, valid.labels, valid.degree)
+            quality[which] = oracle_metrics(on_valid, valid.labels, truth)
             references["raw"][which] = _topk(scorer.score(restricted.images).degree.numpy())
-        figures["calibration"] = plotting.calibration(valid.degree.numpy(), valid_degree)
+        figures["calibration"] = plotting.calibration(truth.numpy(), valid_degree)
 
     with _stage("vqvae", timings):
         vq = load_or_train(cfg, restricted.images, progress=progress)
@@ -134,7 +136,7 @@ def run_experiment(cfg: Preset, out: Path, source: str | None = None, seeds: lis
         extra = {"preset": cfg.name, "source": source, "variant": variant, "vqvae": vq.meta["data"]}
         for s in seeds:
             start = time.perf_counter()
-            result = run_loop(out / f"seed{s}", latent, loop_configs[s], scorers["oracle"], scorers["judge"],
+            result = run_loop(out / f"seed{s}", latent, loop_configs[s], scorers["oracle"], scorers.get("judge"),
                               extra_config=extra, progress=progress)
             records[s], images[s] = result.records, result.images
             timings[f"loop_seed{s}"] = round(time.perf_counter() - start, 2)
@@ -183,23 +185,20 @@ def _best_queries_figure(records: dict, images: dict, n: int = 8) -> plt.Figure:
                 order.append(int(i))
         picked = order[:n]
         rows.append(images[s][picked])
-        titles += [f"seed {s}: o{recs[i]['score']:.2f} j{recs[i]['judge']:.2f}" for i in picked]
+        titles += [f"seed {s}: o{recs[i]['score']:.2f}" + (f" j{recs[i]['judge']:.2f}" if recs[i]["judge"] is not None
+                                                          else "") for i in picked]
     return plotting.show_images(torch.cat(rows), titles=titles, ncols=n, scale=1.5, suptitle="Best queries per seed")
 
 
 def _print_table(summary: dict) -> None:
-    ref = summary["restricted_reference"]
-    print(f"\n{'':<13} {'Top10':>7} {'Top50':>7} {'best':>6}   {'judge Top10':>11} {'judge Top50':>11}")
-    for s, v in summary["per_seed"].items():
-        print(f"{f'seed {s}':<13} {v['oracle']['top10']:7.3f} {v['oracle']['top50']:7.3f} {v['oracle']['best']:6.3f}   "
-              f"{v['judge']['top10']:11.3f} {v['judge']['top50']:11.3f}")
-    agg = summary["aggregate"]
-    o, j = agg["oracle"], agg["judge"]
-    print(f"{'mean':<13} {o['top10']['mean']:7.3f} {o['top50']['mean']:7.3f} {o['best']['mean']:6.3f}   "
-          f"{j['top10']['mean']:11.3f} {j['top50']['mean']:11.3f}")
-    for name in ("raw", "reconstructed"):
-        r, j = ref[name]["oracle"], ref[name]["judge"]
-        print(f"{'train ' + name[:5]:<13} {r['top10']:7.3f} {r['top50']:7.3f} {r['best']:6.3f}   "
-              f"{j['top10']:11.3f} {j['top50']:11.3f}")
+    ref, agg = summary["restricted_reference"], summary["aggregate"]
+    roles = [r for r in ("oracle", "judge") if r in agg]
+    keys = [(r, k) for r in roles for k in ("top10", "top50", "best")]
+    print("\n" + f"{'':<13}" + "".join(f"{(r + ' ' + k)[:13]:>14}" for r, k in keys))
+    rows = [(f"seed {s}", v) for s, v in summary["per_seed"].items()]
+    rows += [("mean", {r: {k: v["mean"] for k, v in agg[r].items()} for r in roles})]
+    rows += [(f"train {name[:5]}", ref[name]) for name in ("raw", "reconstructed")]
+    for label, v in rows:
+        print(f"{label:<13}" + "".join(f"{v[r][k]:14.3f}" for r, k in keys))
     t = agg["seconds_per_query"]
     print("seconds per query: " + ", ".join(f"{k[:-2]} {v:.2f}" for k, v in t.items()))

@@ -48,7 +48,7 @@ def latent_set(cfg: Preset, source: str | None = None, target: str = "decoded", 
         raise ValueError(f"unknown target {target!r}; valid targets: {', '.join(TARGETS)}")
     faces = load_faces("train", cfg, source).restricted()
     vq = load_or_train(cfg, faces.images, progress=progress)
-    scorer = scorer or load_scorer("oracle")
+    scorer = scorer or load_scorer("oracle", source=source)
     codes = vq.encode(faces.images)
     scores = label_codes(vq, codes, scorer) if target == "decoded" else scorer.score(faces.images).degree.numpy()
     return LatentSet(faces=faces, vq=vq, codes=codes, scores=scores, target=target)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import get_paths, device as default_device
+from .config import get_paths, get_source, device as default_device
 from .data import FaceDataset, as_float, render_faces
 
 N_LEVELS = 6
@@ -254,10 +254,19 @@ def verify_checksum(path: Path) -> None:
 
 
 def load_scorer(which: str = "oracle", path: Path | None = None, dev: torch.device | None = None,
-                verify: bool = True) -> SmileScorer:
-    """Load the shipped synthetic oracle or judge (checksum-verified), or a checkpoint saved by `train_scorer`."""
+                verify: bool = True, source: str | None = None) -> SmileScorer:
+    """The black box of a data source: the shipped synthetic oracle or judge (checksum-verified), a checkpoint saved
+    by `train_scorer`, or on CelebA Talk-to-Edit's predictor (`predictor_128.pth.tar` in $HAPPY_CELEBA_DIR)."""
     if which not in SHIPPED:
         raise ValueError(f"unknown scorer {which!r}; valid: {', '.join(SHIPPED)}")
+    if get_source(source) == "celeba":
+        from .celeba import PREDICTOR_FILE, celeba_root
+        from .predictor import load_predictor
+
+        if which == "judge":
+            raise FileNotFoundError("CelebA has no independent judge: the paper's only black box is Talk-to-Edit's "
+                                    "predictor, the oracle. Use `load_scorers`, which leaves the judge out there")
+        return load_predictor(path or celeba_root() / PREDICTOR_FILE, dev)
     path = Path(path) if path is not None else get_paths().data / SHIPPED[which][0]
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: the repository ships it in data/; recreate it with "
@@ -274,9 +283,16 @@ def load_scorer(which: str = "oracle", path: Path | None = None, dev: torch.devi
     return net.to(dev or default_device()).eval()
 
 
+def load_scorers(source: str | None = None, dev: torch.device | None = None) -> dict[str, SmileScorer]:
+    """Every scorer of a data source by role: the oracle, and the judge where there is one (synthetic only)."""
+    if get_source(source) == "celeba":
+        return {"oracle": load_scorer("oracle", dev=dev, source="celeba")}
+    return {which: load_scorer(which, dev=dev, source="synthetic") for which in SHIPPED}
+
+
 def evaluate_scorers(seed: int, n: int = 2000) -> dict[str, dict[str, float]]:
     """Oracle and judge quality on n freshly rendered faces of a seed that neither saw in training."""
-    scorers = {which: load_scorer(which) for which in SHIPPED}
+    scorers = {which: load_scorer(which, source="synthetic") for which in SHIPPED}
     for which, net in scorers.items():
         if seed in net.meta["data_seeds"]:
             raise ValueError(f"seed {seed} was used to train the {which} (its seeds: {net.meta['data_seeds']}); "

@@ -271,3 +271,31 @@ def score_histograms(samples: dict[str, np.ndarray], title: str) -> plt.Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def crop_boxes(photos: list[np.ndarray], faces: list, recipe=None) -> plt.Figure:
+    """Each photo with MTCNN's box (red) and the square that is cropped (green), beside the 64x64 crop."""
+    from matplotlib.patches import Rectangle
+
+    from .cropping import CropRecipe, crop_face, square_box
+
+    recipe = recipe or CropRecipe()
+    fig, axes = plt.subplots(1, 2 * len(photos), figsize=(3.2 * len(photos), 2.4), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.6, 1] * len(photos)})
+    for i, (photo, face) in enumerate(zip(photos, faces)):
+        before, after = axes[0, 2 * i], axes[0, 2 * i + 1]
+        before.imshow(photo)
+        before.set_title("photo" if face is None else f"MTCNN p = {face[1]:.3f}", fontsize=8)
+        if face is None:
+            after.set_title("no face: skipped", fontsize=8)
+        else:
+            x0, y0, x1, y1 = face[0]
+            before.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="red", lw=1.5))
+            left, top, side = square_box(face[0], recipe)
+            before.add_patch(Rectangle((left, top), side, side, fill=False, color="lime", lw=1.5, ls="--"))
+            after.imshow(crop_face(photo, face[0], recipe))
+            after.set_title(f"{recipe.size}x{recipe.size} crop", fontsize=8)
+        for ax in (before, after):
+            ax.axis("off")
+    fig.tight_layout()
+    return fig

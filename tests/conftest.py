@@ -10,5 +10,6 @@ def isolated_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("HAPPY_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.delenv("HAPPY_PRESET", raising=False)
     monkeypatch.delenv("HAPPY_SOURCE", raising=False)
+    monkeypatch.delenv("HAPPY_CELEBA_DIR", raising=False)
     return tmp_path
 

@@ -19,6 +19,15 @@ def test_bench_data_prints_a_table_and_json(capsys):
     assert "images_per_s" in capsys.readouterr().out
 
 
+def test_bench_celeba_times_cropping_and_the_predictor_on_each_device(capsys):
+    main(["bench", "celeba", "--n", "6", "--json"])
+    result = _last_json(capsys)
+    assert result["devices"][0] == "cpu"
+    steps = {(r["device"], r["step"].split(" ")[0]) for r in result["rows"]}
+    assert steps == {(d, s) for d in result["devices"] for s in ("MTCNN", "crop_photos:", "predictor")}
+    assert all(r["images_per_s"] > 0 for r in result["rows"])
+
+
 def test_eval_oracle_json(capsys):
     main(["eval-oracle", "--seed", "31337", "--n", "200", "--json"])
     result = _last_json(capsys)

@@ -55,10 +55,11 @@ def test_float_images_and_subset():
     assert len(sub) == 2 and torch.equal(sub.images[1], faces.images[3]) and sub.ingredients.shape == (2, 8)
 
 
-def test_bad_requests_get_clear_errors():
+def test_bad_requests_get_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="valid splits: train, valid"):
         data.load_faces("test", "smoke")
-    with pytest.raises(NotImplementedError, match="HAPPY_SOURCE=synthetic"):
+    monkeypatch.setenv("HAPPY_CELEBA_DIR", str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError, match="no CelebA images .*HAPPY_CELEBA_DIR"):
         data.load_faces("train", "smoke", source="celeba")
     with pytest.raises(ValueError, match=r"uint8 \(N, 3, 64, 64\)"):
         data.FaceDataset(images=torch.zeros(2, 64, 64, 3, dtype=torch.uint8), labels=torch.zeros(2))

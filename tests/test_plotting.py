@@ -26,3 +26,17 @@ def test_weight_curve_marks_the_highlighted_points_at_their_rank():
     marked = ax.lines[1]
     assert list(marked.get_xdata()) == [1, 4]
     assert list(marked.get_ydata()) == [0.5, 0.05]
+
+
+def test_crop_boxes_draws_the_detected_box_and_the_cropped_square():
+    from happy_utils.cropping import square_box
+
+    photo = np.zeros((120, 100, 3), np.uint8)
+    fig = plotting.crop_boxes([photo, photo], [(np.array([20.0, 30.0, 60.0, 80.0]), 0.99), None])
+    before, after, before_none, after_none = fig.axes
+    box, square = before.patches
+    assert box.get_xy() == (20.0, 30.0) and (box.get_width(), box.get_height()) == (40.0, 50.0)
+    left, top, side = square_box((20, 30, 60, 80))
+    assert square.get_xy() == (left, top) and square.get_width() == side
+    assert after.images[0].get_array().shape == (64, 64, 3)
+    assert not before_none.patches and after_none.get_title() == "no face: skipped"
