@@ -63,6 +63,12 @@ def test_load_faces_crops_celeba_once_and_labels_it(tmp_path, monkeypatch):
 
 def test_the_main_job_runs_on_celeba_with_the_predictor_as_black_box(tmp_path, monkeypatch):
     """Every stage of `run` on a CelebA-shaped folder, with a random predictor: the code path Colab users take."""
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the CelebA path tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)  # MTCNN and ResNet weights must never be downloaded
     make_celeba(tmp_path / "celeba", n_faces=130, n_synthetic=0)
     torch.manual_seed(0)
     save_predictor(AttributePredictor(), tmp_path / "celeba" / "predictor_128.pth.tar")
