@@ -22,6 +22,17 @@ def _run(args: argparse.Namespace) -> None:
     run_experiment(cfg, out, source=args.source, seeds=seeds, variant=args.variant, changes=changes)
 
 
+def _compare(args: argparse.Namespace) -> None:
+    from .comparison import run_comparison
+    from .experiment import parse_seeds
+
+    cfg = setup(args.preset)
+    out = Path(args.out) if args.out else get_paths().runs / f"compare-{cfg.name}"
+    changes = {"budget": args.budget} if args.budget is not None else {}
+    variants = args.variants.split(",") if args.variants else None
+    run_comparison(cfg, out, parse_seeds(args.seeds) if args.seeds else None, variants, args.source, changes)
+
+
 def _bench(args: argparse.Namespace) -> None:
     kwargs = {"as_json": args.json}
     if args.n:
@@ -75,6 +86,16 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--budget", type=int, help="queries per seed (default: the preset's)")
     run.add_argument("--free-cells", type=int, help="free latent cells t (default: the preset's)")
     run.set_defaults(func=_run)
+
+    comp = sub.add_parser("compare", help="run every variant with the same seeds, then Figure 3 and Table 1")
+    comp.add_argument("--preset", choices=presets, help="size preset (default: $HAPPY_PRESET or laptop)")
+    comp.add_argument("--source", choices=["synthetic", "celeba"], help="data source (default: $HAPPY_SOURCE or "
+                                                                        "synthetic)")
+    comp.add_argument("--seeds", help="seeds, e.g. 0-2 (default: the preset's n_seeds, from 0)")
+    comp.add_argument("--variants", help=f"comma-separated, from {', '.join(VARIANTS)} (default: all)")
+    comp.add_argument("--budget", type=int, help="queries per seed (default: the preset's)")
+    comp.add_argument("--out", help="folder of the variants' runs and the comparison (default: runs/compare-PRESET)")
+    comp.set_defaults(func=_compare)
 
     bench = sub.add_parser("bench", help="benchmarks that compare variants side by side")
     bench.add_argument("name", choices=list(BENCHMARKS))

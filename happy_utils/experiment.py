@@ -9,7 +9,9 @@ summary (Top-K per seed and over seeds, by the oracle and the judge, time per st
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,21 +22,29 @@ import numpy as np
 import torch
 
 from . import metrics, plotting, world
-from .config import Preset, get_source
+from .config import Preset, get_paths, get_source
 from .data import load_faces
 from .latent import LatentSet, label_codes
 from .oracle import load_scorers, oracle_metrics
 from .records import RunDir
 from .retraining import LoopConfig, run_loop
 from .surrogate import fit_surrogate, holdout_r2
+from .continuous import dngo_holdout_r2
+from .vae import evaluate_vae, load_or_train_vae
 from .vqvae import evaluate_vqvae, load_or_train
 
-#: Settings of the one loop that make the compared variants.
+#: Settings of the one loop that make the compared variants (the paper's Figure 3, its Table 1 ablation, a floor).
 VARIANTS = {
     "vqvae-wr": {"weighted_retraining": True},
     "vqvae-nowr": {"weighted_retraining": False},
+    "vae-wr": {"weighted_retraining": True, "method": "dngo"},
+    "vqvae-wr-t4": {"weighted_retraining": True, "free_cells": 4},
+    "vqvae-wr-t16": {"weighted_retraining": True, "free_cells": 16},
+    "random": {"weighted_retraining": False, "method": "random"},
 }
-VARIANT_NAMES = {"vqvae-wr": "VQ-VAE + weighted retraining", "vqvae-nowr": "VQ-VAE, no retraining"}
+VARIANT_NAMES = {"vqvae-wr": "VQ-VAE + weighted retraining", "vqvae-nowr": "VQ-VAE, no retraining",
+                 "vae-wr": "VAE + weighted retraining (continuous LSO)", "vqvae-wr-t4": "VQ-VAE + WR, t = 4",
+                 "vqvae-wr-t16": "VQ-VAE + WR, t = 16", "random": "random search (t random cells)"}
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -70,18 +80,11 @@ def _topk(scores: np.ndarray) -> dict[str, float]:
     return {**{f"top{k}": metrics.kth_best(scores, k) for k in metrics.TOP_KS}, "best": float(np.max(scores))}
 
 
-def run_experiment(cfg: Preset, out: Path, source: str | None = None, seeds: list[int] | None = None,
-                   variant: str = "vqvae-wr", changes: dict | None = None, progress: bool = True) -> dict:
-    """Run every stage for a preset and write `summary.json` and figures into `out` (resumable, per seed)."""
-    matplotlib.use("Agg")  # the command line draws into files only
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
-    source = get_source(source)
-    seeds = list(range(cfg.n_seeds)) if seeds is None else seeds
-    changes = dict(changes or {})
-    loop_configs = {s: LoopConfig.from_preset(cfg, s, **VARIANTS[variant], **changes) for s in seeds}
-    run = RunDir(out, {"preset": cfg.as_dict(), "source": source, "variant": variant, "changes": changes})
-    out = run.path
+@functools.lru_cache(maxsize=2)
+def _prepare(cfg: Preset, source: str, generator: str, progress: bool, where: tuple) -> dict:
+    """The stages before the loop (data, oracle, generator, surrogate): the same for every variant of a comparison
+    that shares the generator, so they run once per process (per set of folders, `where`); their timings and
+    figures are kept for each run."""
     timings: dict[str, float] = {}
     figures: dict = {}
 
@@ -104,36 +107,76 @@ def run_experiment(cfg: Preset, out: Path, source: str | None = None, seeds: lis
             references["raw"][which] = _topk(scorer.score(restricted.images).degree.numpy())
         figures["calibration"] = plotting.calibration(truth.numpy(), valid_degree)
 
-    with _stage("vqvae", timings):
-        vq = load_or_train(cfg, restricted.images, progress=progress)
+    with _stage(generator, timings):
         held_out = valid.restricted()
-        vq_quality = evaluate_vqvae(vq, held_out.images, scorers)
+        if generator == "vae":
+            vq = load_or_train_vae(cfg, restricted.images, progress=progress)
+            vq_quality = evaluate_vae(vq, held_out.images, scorers)
+        else:
+            vq = load_or_train(cfg, restricted.images, progress=progress)
+            vq_quality = evaluate_vqvae(vq, held_out.images, scorers)
+            figures["vqvae_codebook"] = plotting.codebook_usage(vq.encode(held_out.images))
         codes = vq.encode(restricted.images)
         reconstructed = vq.decode(codes)
         for which, scorer in scorers.items():
             references["reconstructed"][which] = _topk(scorer.score(reconstructed).degree.numpy())
-        figures["vqvae_loss"] = plotting.loss_curves(vq.meta["history"], title="VQ-VAE training")
-        figures["vqvae_reconstructions"] = plotting.image_rows(
+        figures[f"{generator}_loss"] = plotting.loss_curves(
+            vq.meta["history"], keys=("recon", "kl") if generator == "vae" else ("recon", "vq"),
+            title=f"{'VAE' if generator == 'vae' else 'VQ-VAE'} training")
+        figures[f"{generator}_reconstructions"] = plotting.image_rows(
             {"original": held_out.images[:10], "reconstruction": vq.reconstruct(held_out.images[:10])}, n=10)
-        figures["vqvae_codebook"] = plotting.codebook_usage(vq.encode(held_out.images))
 
     with _stage("surrogate", timings):
         scores = label_codes(vq, codes, scorers["oracle"])
-        r2, y_true, y_pred = holdout_r2(codes, scores, n_trees=cfg.surrogate_trees)
-        surrogate = fit_surrogate(codes, scores, n_trees=cfg.surrogate_trees)
-        top = surrogate.top_cells(cfg.free_cells)
+        if generator == "vae":
+            surrogate = None  # DNGO is fitted per cycle, inside the loop
+            r2, y_true, y_pred = dngo_holdout_r2(codes.numpy(), scores)
+            surrogate_summary = {"target": "oracle score of the decoded latent", "model": "DNGO", "heldout_r2": r2}
+        else:
+            r2, y_true, y_pred = holdout_r2(codes, scores, n_trees=cfg.surrogate_trees)
+            surrogate = fit_surrogate(codes, scores, n_trees=cfg.surrogate_trees)
+            surrogate_summary = {"target": "oracle score of the decoded code", "trees": cfg.surrogate_trees,
+                                 "heldout_r2": r2}
         figures["surrogate_parity"] = plotting.parity(y_true, y_pred, r2)
+
+    return {"timings": timings, "figures": figures, "train": train, "valid": valid, "restricted": restricted,
+            "scorers": scorers, "quality": quality, "references": references, "vq": vq, "vq_quality": vq_quality,
+            "codes": codes, "scores": scores, "surrogate": surrogate, "surrogate_summary": surrogate_summary}
+
+
+def run_experiment(cfg: Preset, out: Path, source: str | None = None, seeds: list[int] | None = None,
+                   variant: str = "vqvae-wr", changes: dict | None = None, progress: bool = True) -> dict:
+    """Run every stage for a preset and write `summary.json` and figures into `out` (resumable, per seed)."""
+    matplotlib.use("Agg")  # the command line draws into files only
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
+    source = get_source(source)
+    seeds = list(range(cfg.n_seeds)) if seeds is None else seeds
+    changes = dict(changes or {})
+    loop_configs = {s: LoopConfig.from_preset(cfg, s, **VARIANTS[variant], **changes) for s in seeds}
+    run = RunDir(out, {"preset": cfg.as_dict(), "source": source, "variant": variant, "changes": changes})
+    out = run.path
+    generator = "vae" if VARIANTS[variant].get("method") == "dngo" else "vqvae"
+    free_cells = loop_configs[seeds[0]].free_cells
+    where = (get_paths(), os.environ.get("HAPPY_CELEBA_DIR"))
+    prepared = _prepare(cfg, source, generator, progress, where)
+    timings, figures = dict(prepared["timings"]), dict(prepared["figures"])
+    train, valid, restricted, scorers = (prepared[k] for k in ("train", "valid", "restricted", "scorers"))
+    quality, references, vq, vq_quality = (prepared[k] for k in ("quality", "references", "vq", "vq_quality"))
+    codes, scores, surrogate_summary = prepared["codes"], prepared["scores"], dict(prepared["surrogate_summary"])
+    surrogate = prepared["surrogate"]
+    if surrogate is not None:  # the trees: which cells the loop's MIO will free
+        top = surrogate.top_cells(free_cells)
         figures["surrogate_importance"] = plotting.code_map(
             vq.decode(codes[:1])[0], values=surrogate.importance(), outline=_mask(top),
-            title=f"gain importance, top {cfg.free_cells} cells outlined").figure
-        surrogate_summary = {"target": "oracle score of the decoded code", "trees": cfg.surrogate_trees,
-                             "heldout_r2": r2, "top_cells": [divmod(int(c), 8) for c in top],
-                             "top_cells_in_lower_half": float(np.mean(top >= 32))}
+            title=f"gain importance, top {free_cells} cells outlined").figure
+        surrogate_summary.update(top_cells=[divmod(int(c), 8) for c in top],
+                                 top_cells_in_lower_half=float(np.mean(top >= 32)))
 
     with _stage("loop", timings):
         latent = LatentSet(faces=restricted, vq=vq, codes=codes, scores=scores, target="decoded")
         records, images = {}, {}
-        extra = {"preset": cfg.name, "source": source, "variant": variant, "vqvae": vq.meta["data"]}
+        extra = {"preset": cfg.name, "source": source, "variant": variant, generator: vq.meta["data"]}
         for s in seeds:
             start = time.perf_counter()
             result = run_loop(out / f"seed{s}", latent, loop_configs[s], scorers["oracle"], scorers.get("judge"),
@@ -154,8 +197,8 @@ def run_experiment(cfg: Preset, out: Path, source: str | None = None, seeds: lis
         "faces": {"train": len(train), "restricted": len(restricted), "target": len(train.target()),
                   "valid": len(valid), "per_level": train.labels.bincount(minlength=6).tolist()},
         "scorer_quality_on_valid": quality,
-        "vqvae": {"width": vq.cfg.width, "epochs": cfg.vqvae_epochs, "train_seconds": vq.meta["seconds"],
-                  "held_out_restricted": vq_quality},
+        generator: {"width": vq.cfg.width, "epochs": vq.meta["epochs"], "train_seconds": vq.meta["seconds"],
+                    "held_out_restricted": vq_quality},
         "surrogate": surrogate_summary,
         "restricted_reference": {**references, "best_training_label": world.RESTRICTED_MAX_LABEL},
         "per_seed": per_seed,
@@ -177,13 +220,7 @@ def _best_queries_figure(records: dict, images: dict, n: int = 8) -> plt.Figure:
     """The n best unique queries of each seed, with the oracle's (o) and the judge's (j) scores."""
     rows, titles = [], []
     for s, recs in records.items():
-        seen, order = set(), []
-        for i in np.argsort([-r["score"] for r in recs], kind="stable"):
-            key = tuple(recs[i]["code"])
-            if key not in seen:
-                seen.add(key)
-                order.append(int(i))
-        picked = order[:n]
+        picked = metrics.best_unique(recs, n)
         rows.append(images[s][picked])
         titles += [f"seed {s}: o{recs[i]['score']:.2f}" + (f" j{recs[i]['judge']:.2f}" if recs[i]["judge"] is not None
                                                           else "") for i in picked]

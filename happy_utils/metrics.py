@@ -47,7 +47,8 @@ def _first_occurrences(codes) -> np.ndarray:
     seen: set[bytes] = set()
     first = []
     for code in codes:
-        key = np.asarray(code, dtype=np.int64).tobytes()
+        code = np.asarray(code)  # integer code grids (VQ-VAE) or float latents (VAE), compared exactly
+        key = (code.astype(np.int64) if code.dtype.kind in "iu" else code.astype(np.float64)).tobytes()
         first.append(key not in seen)
         seen.add(key)
     return np.array(first, dtype=bool)
@@ -89,3 +90,14 @@ def aggregate(per_seed: dict) -> dict:
 def curves(records_by_seed: dict, k: int, key: str = "score") -> list[np.ndarray]:
     """The TopK curve of every seed."""
     return [topk_curve([r[key] for r in recs], [r["code"] for r in recs], k) for recs in records_by_seed.values()]
+
+
+def best_unique(records: list[dict], n: int) -> list[int]:
+    """Indices of the n best-scoring queries (oracle), each code counted once."""
+    seen, order = set(), []
+    for i in np.argsort([-r["score"] for r in records], kind="stable"):
+        key = np.asarray(records[i]["code"]).tobytes()
+        if key not in seen:
+            seen.add(key)
+            order.append(int(i))
+    return order[:n]

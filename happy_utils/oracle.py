@@ -119,6 +119,11 @@ class JudgeNet(SmileScorer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
 
+    @torch.no_grad()
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The 128 features before the last layer: the FID features where InceptionV3's weights are absent."""
+        return self.head[:3](self.features(x))
+
 
 ARCHITECTURES = {"oracle": OracleNet, "judge": JudgeNet}
 

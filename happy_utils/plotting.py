@@ -299,3 +299,30 @@ def crop_boxes(photos: list[np.ndarray], faces: list, recipe=None) -> plt.Figure
             ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def fid_bars(fids: dict[str, dict[str, float]], extractor: str) -> plt.Figure:
+    """The paper's Figure 3b: per generated set, FID against all unseen degrees (bar) and each degree (markers)."""
+    names = list(fids)
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 3, 3.6))
+    x = np.arange(len(names))
+    ax.bar(x, [fids[n]["3-5"] for n in names], color="lightsteelblue", label="against degrees 3-5")
+    for target, marker in (("3", "o"), ("4", "s"), ("5", "^")):
+        ax.plot(x, [fids[n][target] for n in names], marker, color="black", ms=5, label=f"against degree {target}")
+    ax.set_xticks(x, [n.replace(" (", "\n(") for n in names], fontsize=7)
+    ax.set(ylabel="FID (lower is better)", title=f"FID to the unseen happy faces: {extractor}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def oracle_vs_judge(scores: dict[str, tuple[np.ndarray, np.ndarray]]) -> plt.Figure:
+    """Per variant, every query's oracle score against the judge's: below the diagonal the oracle is fooled."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    for name, (oracle, judge) in scores.items():
+        ax.scatter(oracle, judge, s=6, alpha=0.5, label=name)
+    ax.plot([0, 5], [0, 5], "k--", lw=1)
+    ax.set(xlabel="oracle score f(x)", ylabel="judge score", xlim=(0, 5), ylim=(0, 5), title="Oracle against judge")
+    ax.legend(fontsize=7, loc="upper left", markerscale=2)
+    fig.tight_layout()
+    return fig

@@ -72,14 +72,22 @@ class AttributePredictor(SmileScorer):
 
     def attributes(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The six-level logits of every head for (N, 3, 64, 64) images in [0, 1]."""
+        h = self._trunk(x)
+        return {HEADS[n]: getattr(self, head_name(n))(h) for n in HEADS}
+
+    def _trunk(self, x: torch.Tensor) -> torch.Tensor:
         h = self.preprocess(x)
         for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool"):
             h = getattr(self, name)(h)
-        h = self.stem(torch.flatten(h, 1))
-        return {HEADS[n]: getattr(self, head_name(n))(h) for n in HEADS}
+        return self.stem(torch.flatten(h, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.attributes(x)["Smiling"]
+
+    @torch.no_grad()
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The shared 512 features (`stem`): FID features on CelebA where InceptionV3's weights are absent."""
+        return self._trunk(x)
 
 
 def save_predictor(net: AttributePredictor, path: Path) -> None:

@@ -57,6 +57,14 @@ class RunDir:
             self.path.mkdir(parents=True, exist_ok=True)
             _atomic_write_text(existing, json.dumps(self.config, indent=2))
 
+    @classmethod
+    def existing(cls, path: Path) -> RunDir:
+        """A run directory opened to read it, with the config it holds; nothing is written."""
+        path = Path(path)
+        if not (path / CONFIG).exists():
+            raise RunDirError(f"{path} is not a run directory (no {CONFIG}): run `python -m happy_utils run` first")
+        return cls(path, json.loads((path / CONFIG).read_text()))
+
     # ------------------------------------------------------------------------------------------------ the records
     @property
     def queries_path(self) -> Path:

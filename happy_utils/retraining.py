@@ -23,7 +23,8 @@ from .latent import TARGETS, LatentSet, label_codes
 from .mio import MIOResult, optimize
 from .oracle import SmileScorer
 from .records import RunDir
-from .surrogate import Surrogate, fit_surrogate
+from .surrogate import N_VALUES, Surrogate, fit_surrogate
+from .vae import VAE, train_vae
 from .vqvae import VQVAE, train_vqvae
 from .world import to_uint8
 
@@ -63,6 +64,11 @@ def query(vq: VQVAE, surrogate: Surrogate, codes: torch.Tensor, base_index: int,
 
 # ---------------------------------------------------------------------------------------------------------- the loop
 
+#: How a query is proposed: the trees and the MIO over the t most important cells of a training code (the paper's
+#: method), t random cells of a training code set to random codes (the floor), or the continuous baseline's
+#: DNGO surrogate maximised by SLSQP under a Gaussian-mixture density constraint (a VAE's latent space).
+METHODS = ("mio", "random", "dngo")
+
 @dataclass(frozen=True)
 class LoopConfig:
     """Every setting of one seed's optimisation run. Without weighted retraining the VQ-VAE is never fine-tuned."""
@@ -81,6 +87,7 @@ class LoopConfig:
     solver: str = "highs"
     time_limit: float = 60.0
     beta: float = 0.0  # exploration weight; 0 = pure exploitation
+    method: str = "mio"  # how a query is proposed: see METHODS
 
     @classmethod
     def from_preset(cls, cfg: Preset, seed: int, **changes) -> LoopConfig:
@@ -98,6 +105,7 @@ class LoopConfig:
             (1 <= self.free_cells <= 64, f"free_cells (t) must be in 1..64, got {self.free_cells}"),
             (self.target in TARGETS, f"target must be one of {TARGETS}, got {self.target!r}"),
             (self.beta >= 0, f"beta must be >= 0, got {self.beta}"),
+            (self.method in METHODS, f"method must be one of {', '.join(METHODS)}, got {self.method!r}"),
         ) if not ok]
         if problems:
             raise ValueError("; ".join(problems))
@@ -120,7 +128,7 @@ class _Data:
         self.train_values = values  # f(x) of the restricted faces: their objective values
         self.query_images = torch.empty(0, 3, 64, 64, dtype=torch.uint8)
         self.query_values = np.empty(0)
-        self.query_codes = np.empty((0, 64), dtype=np.int64)  # as queried
+        self.query_codes = np.empty((0, latent.rows.shape[1]), dtype=latent.rows.dtype)  # as queried
         self.codes = latent.rows.copy()  # current codes of all data, the surrogate's features
         self.labels = latent.scores.astype(np.float64).copy()  # the surrogate's targets
 
@@ -200,30 +208,55 @@ def run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileSco
     return SeedRun(records=run.records(), images=data.query_images, vq=vq)
 
 
-def _one_query(q: int, cfg: LoopConfig, vq: VQVAE, data: _Data, oracle: SmileScorer, judge: SmileScorer | None
-               ) -> dict:
-    start = time.perf_counter()
-    surrogate = fit_surrogate(data.codes, data.labels, n_trees=cfg.n_trees, seed=cfg.seed)
-    fit_s = time.perf_counter() - start
+def _one_query(q: int, cfg: LoopConfig, vq, data: _Data, oracle: SmileScorer, judge: SmileScorer | None) -> dict:
+    """Propose a latent point, decode it and its base, score both, append the query to the data, return its record."""
     base_index = int(np.random.default_rng([cfg.seed, q]).integers(len(data.train_images)))
     base = data.codes[base_index]
-    result = optimize(surrogate, base, surrogate.top_cells(cfg.free_cells), solver=cfg.solver,
-                      time_limit=cfg.time_limit, beta=cfg.beta)
+    proposal = PROPOSERS[cfg.method](q, cfg, data, base)
+    code = proposal.pop("code")
     start = time.perf_counter()
-    images = to_uint8(vq.decode(torch.from_numpy(np.stack([base, result.code]).reshape(2, 8, 8))))
+    latents = torch.from_numpy(np.stack([base, code])).reshape(2, *vq.latent_shape)
+    images = to_uint8(vq.decode(latents))
     scores = oracle.score(images).degree.numpy()
     judged = float(judge.score(images[1:]).degree[0]) if judge is not None else None
     decode_score_s = time.perf_counter() - start
-    data.add(images[1], float(scores[1]), result.code)
-    return {
-        "index": q, "seed": cfg.seed, "base_index": base_index, "base_code": base.tolist(),
-        "code": result.code.tolist(), "free": result.free, "score": float(scores[1]), "judge": judged,
-        "base_score": float(scores[0]), "surrogate": result.value, "objective": result.objective,
-        "status": result.status, "gap": result.gap, "solver": result.solver, "n_vars": result.n_vars,
-        "message": result.message, "data_size": len(data.labels) - 1, "retrain": None,
-        "times": {"fit_s": round(fit_s, 4), "solve_s": round(result.seconds, 4),
-                  "decode_score_s": round(decode_score_s, 4), "retrain_s": 0.0},
-    }
+    data.add(images[1], float(scores[1]), code)
+    times = {"fit_s": round(proposal.pop("fit_s"), 4), "solve_s": round(proposal.pop("solve_s"), 4),
+             "decode_score_s": round(decode_score_s, 4), "retrain_s": 0.0}
+    return {"index": q, "seed": cfg.seed, "base_index": base_index, "base_code": base.tolist(), "code": code.tolist(),
+            "score": float(scores[1]), "judge": judged, "base_score": float(scores[0]), **proposal,
+            "data_size": len(data.labels) - 1, "retrain": None, "times": times}
+
+
+def _propose_mio(q: int, cfg: LoopConfig, data: _Data, base: np.ndarray) -> dict:
+    """The paper's query: refit the trees on all data, solve the MIO over the t most important cells of `base`."""
+    start = time.perf_counter()
+    surrogate = fit_surrogate(data.codes, data.labels, n_trees=cfg.n_trees, seed=cfg.seed)
+    fit_s = time.perf_counter() - start
+    result = optimize(surrogate, base, surrogate.top_cells(cfg.free_cells), solver=cfg.solver,
+                      time_limit=cfg.time_limit, beta=cfg.beta)
+    return {"code": result.code, "free": result.free, "surrogate": result.value, "objective": result.objective,
+            "status": result.status, "gap": result.gap, "solver": result.solver, "n_vars": result.n_vars,
+            "message": result.message, "fit_s": fit_s, "solve_s": result.seconds}
+
+
+def _propose_random(q: int, cfg: LoopConfig, data: _Data, base: np.ndarray) -> dict:
+    """The floor: t cells of `base` drawn at random, each set to a random code."""
+    rng = np.random.default_rng([cfg.seed, q, 1])
+    cells = np.sort(rng.choice(base.size, cfg.free_cells, replace=False))
+    code = base.copy()
+    code[cells] = rng.integers(0, N_VALUES, size=cfg.free_cells)
+    return {"code": code, "free": cells.tolist(), "surrogate": None, "objective": None, "status": "random",
+            "gap": None, "solver": "random", "n_vars": 0, "message": "", "fit_s": 0.0, "solve_s": 0.0}
+
+
+def _propose_dngo(q: int, cfg: LoopConfig, data: _Data, base: np.ndarray) -> dict:
+    from .continuous import propose
+
+    return propose(q, cfg, data)
+
+
+PROPOSERS = {"mio": _propose_mio, "random": _propose_random, "dngo": _propose_dngo}
 
 
 def _retrain(number: int, cfg: LoopConfig, vq: VQVAE, data: _Data, oracle: SmileScorer, upto: int) -> dict:
@@ -231,8 +264,12 @@ def _retrain(number: int, cfg: LoopConfig, vq: VQVAE, data: _Data, oracle: Smile
     start = time.perf_counter()
     epochs = cfg.first_finetune_epochs if number == 0 else cfg.finetune_epochs
     weights = rank_weights(data.values, cfg.rank_k)
-    result = train_vqvae(vq, data.images, epochs, cfg.batch_size, weights=torch.from_numpy(weights),
-                         seed=cfg.seed * 100_003 + number, progress=False, desc="fine-tune")
+    if isinstance(vq, VAE):  # Table 7's batch size, beta at its final value
+        result = train_vae(vq, data.images, epochs, weights=torch.from_numpy(weights), seed=cfg.seed * 100_003 + number,
+                           anneal=False, progress=False, desc="fine-tune")
+    else:
+        result = train_vqvae(vq, data.images, epochs, cfg.batch_size, weights=torch.from_numpy(weights),
+                             seed=cfg.seed * 100_003 + number, progress=False, desc="fine-tune")
     data.relabel(vq, oracle, cfg.target, upto)
     top_share = float(np.sort(weights)[::-1][: max(1, len(weights) // 100)].sum())
     return {"number": number, "epochs": epochs, "data_size": len(weights), "seconds": round(time.perf_counter() -

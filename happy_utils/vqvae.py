@@ -111,6 +111,8 @@ class VectorQuantizer(nn.Module):
 class VQVAE(nn.Module):
     """Encoder, vector quantiser and decoder. Images are float in [0, 1]; the nets see them centred at 0."""
 
+    latent_shape = (LATENT_SIZE, LATENT_SIZE)  # one code index per cell
+
     def __init__(self, cfg: VQVAEConfig = VQVAEConfig()):
         super().__init__()
         self.cfg = cfg
@@ -351,7 +353,13 @@ def evaluate_vqvae(model: VQVAE, images: torch.Tensor, scorers: dict | None = No
     """
     codes = model.encode(images)
     recon = model.decode(codes)
-    result = {"psnr_db": float(psnr(recon, images).mean()), **codebook_stats(codes, model.cfg.num_codes)}
+    return {"psnr_db": float(psnr(recon, images).mean()), **codebook_stats(codes, model.cfg.num_codes),
+            **score_change(recon, images, scorers)}
+
+
+def score_change(recon: torch.Tensor, images: torch.Tensor, scorers: dict | None) -> dict[str, float]:
+    """Per scorer, the mean |f(reconstruction) - f(original)| and the mean signed change."""
+    result = {}
     for name, scorer in (scorers or {}).items():
         change = scorer.score(recon).degree - scorer.score(images).degree
         result[f"{name}_abs_change"] = float(change.abs().mean())

@@ -89,3 +89,32 @@ def test_unknown_preset_is_refused(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--preset", "giant"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_compare_runs_each_variant_then_reads_them_back(tmp_path, capsys, monkeypatch):
+    from happy_utils import comparison
+
+    out = tmp_path / "cmp"
+    main(["compare", "--preset", "smoke", "--seeds", "0", "--budget", "3", "--variants", "vqvae-wr,random",
+          "--out", str(out)])
+    result = json.loads((out / "comparison.json").read_text())
+    assert set(result["variants"]) == {"vqvae-wr", "random"} and result["ablation"] == {"8": "vqvae-wr"}
+    row = result["variants"]["vqvae-wr"]
+    assert row["paper"]["top10"] == [2.85, 0.07] and set(row["fid"]) == {"3-5", "3", "4", "5"}
+    assert row["oracle_top10"]["mean"] == json.loads((out / "vqvae-wr" / "summary.json").read_text())[
+        "aggregate"]["oracle"]["top10"]["mean"]  # read from the run, not recomputed
+    assert "judge features" in result["fid_extractor"] and result["fid_images"]["generated_per_variant"]["random"] == 3
+    for name in ("figure3a_topk", "figure3b_fid", "best_faces", "oracle_vs_judge"):
+        assert (out / f"{name}.png").stat().st_size > 1000
+    printed = capsys.readouterr().out
+    assert "Table 1" in printed and "FID features: judge features" in printed
+    # Finished variants are read back: a second comparison runs no experiment at all.
+    monkeypatch.setattr(comparison, "run_experiment", lambda *a, **k: pytest.fail("a finished variant was rerun"))
+    main(["compare", "--preset", "smoke", "--seeds", "0", "--budget", "3", "--variants", "random",
+                  "--out", str(out)])
+    assert set(json.loads((out / "comparison.json").read_text())["variants"]) == {"random"}
+
+
+def test_compare_refuses_an_unknown_variant(tmp_path):
+    with pytest.raises(SystemExit, match="unknown variants \\['vqvae-wr-t32'\\]"):
+        main(["compare", "--preset", "smoke", "--variants", "vqvae-wr-t32", "--out", str(tmp_path / "c")])

@@ -20,6 +20,11 @@ def test_topk_curve_counts_unique_codes_only():
     np.testing.assert_array_equal(unique_scores(scores, codes), [1.0, 3.0, 2.0])
 
 
+def test_float_latents_are_told_apart_exactly():
+    latents = [[0.1, 0.2], [0.1, 0.7], [0.1, 0.2], [0.4, 0.2]]  # a VAE's: truncating to integers would merge them
+    np.testing.assert_array_equal(unique_scores([1.0, 2.0, 3.0, 4.0], latents), [1.0, 2.0, 4.0])
+
+
 def test_seed_summary_and_aggregate():
     times = {"fit_s": 1.0, "solve_s": 0.5, "decode_score_s": 0.1, "retrain_s": 0.0}
     recs = [{"code": [i], "score": float(i), "judge": float(i) / 2, "times": times, "status": "optimal"}

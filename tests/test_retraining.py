@@ -141,3 +141,55 @@ def test_records_are_plain_json(tmp_path, latent, oracle):
     run_loop(tmp_path / "j", latent, CFG, oracle, progress=False)
     first = json.loads((tmp_path / "j" / records_module.QUERIES).read_text().splitlines()[0])
     assert {"index", "seed", "code", "score", "surrogate", "status", "gap", "times", "retrain"} <= set(first)
+
+
+def test_random_search_changes_at_most_t_cells_and_fits_nothing(tmp_path, latent, oracle, monkeypatch):
+    monkeypatch.setattr(retraining, "fit_surrogate", lambda *a, **k: pytest.fail("random search fits no surrogate"))
+    cfg = LoopConfig(**{**CFG.__dict__, "method": "random", "weighted_retraining": False})
+    run = run_loop(tmp_path / "random", latent, cfg, oracle, progress=False)
+    for r in run.records:
+        changed = np.flatnonzero(np.array(r["code"]) != np.array(r["base_code"]))
+        assert set(changed) <= set(r["free"]) and len(r["free"]) == cfg.free_cells
+        assert r["solver"] == "random" and r["surrogate"] is None
+    assert len({tuple(r["code"]) for r in run.records}) == cfg.budget
+
+
+@pytest.fixture(scope="module")
+def vae_latent(oracle):
+    from happy_utils.vae import VAE, VAEConfig, train_vae
+
+    faces = render_faces(300, seed=32, progress=False).restricted()
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(width=4))
+    train_vae(vae, faces.images, epochs=2, batch_size=16, progress=False)
+    z = vae.encode(faces.images)
+    return LatentSet(faces=faces, vq=vae, codes=z, scores=label_codes(vae, z, oracle), target="decoded")
+
+
+def test_the_vae_baseline_runs_in_the_same_loop_and_resumes_mid_cycle(tmp_path, vae_latent, oracle, monkeypatch):
+    from happy_utils import continuous
+
+    cfg = LoopConfig(budget=6, retrain_every=3, rank_k=1e-3, free_cells=4, seed=3, method="dngo")
+    monkeypatch.setattr(continuous, "MAX_STEPS", 200)
+    straight = run_loop(tmp_path / "straight", vae_latent, cfg, oracle, progress=False).records
+    assert [r["solver"] for r in straight] == ["slsqp"] * 6 and len(straight[0]["code"]) == 64
+    assert [r["retrain"] is not None for r in straight] == [False, False, True, False, False, True]
+    assert straight[0]["times"]["fit_s"] > 0 and straight[1]["times"]["fit_s"] == 0  # one fit per cycle
+    assert len({tuple(r["code"]) for r in straight[:3]}) == 3  # a cycle's r optima are distinct
+
+    real = RunDir.append
+    calls = {"n": 0}
+
+    def dies(self, record):
+        calls["n"] += 1
+        if calls["n"] == 5:  # killed while recording query 4: the resume starts in the middle of cycle 2
+            raise KeyboardInterrupt("killed")
+        return real(self, record)
+
+    monkeypatch.setattr(RunDir, "append", dies)
+    with pytest.raises(KeyboardInterrupt):
+        run_loop(tmp_path / "killed", vae_latent, cfg, oracle, progress=False)
+    monkeypatch.setattr(RunDir, "append", real)
+    resumed = run_loop(tmp_path / "killed", vae_latent, cfg, oracle, progress=False).records
+    assert [r["score"] for r in resumed] == [r["score"] for r in straight]
+    assert [r["code"] for r in resumed] == [r["code"] for r in straight]

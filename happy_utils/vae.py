@@ -1,0 +1,203 @@
+"""The continuous baseline's generator: the VAE of the paper's appendix A.4 (Tables 5-7).
+
+Why: the paper compares discrete latent space optimisation with the usual continuous one (Tripp et al. 2020): a VAE
+with a 64-dimensional Gaussian latent, searched by gradient-based optimisation. Encoder: five stride-2 3x3 convolutions
+(LeakyReLU, BatchNorm), 32 to 512 channels at the paper width, flattened to a dense layer giving mean and log-variance;
+decoder: dense, five transposed convolutions, a last 3x3 convolution. Presets scale the width only. Training follows
+Table 7: Adam 1e-4, batches of 64, the KL weight beta held at 1e-6 for a warm-up, then multiplied by 1.1 every 50
+steps up to 0.215 (for a shorter training the warm-up and the step interval shrink in proportion to its length).
+Fine-tuning with rank weights goes through the same `sample_plan` as the VQ-VAE's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import Preset, get_paths
+from .config import device as default_device
+from .data import as_float
+from .oracle import check_images
+from .vqvae import TrainResult, data_fingerprint, psnr, sample_plan, score_change
+
+CHECKPOINT_FORMAT = "happy-vae-v1"
+BATCH_SIZE, LR = 64, 1e-4  # Table 7
+BETA_START, BETA_FINAL, BETA_WARMUP, BETA_STEP, BETA_EVERY = 1e-6, 0.215, 5000, 1.1, 50  # Table 7
+PAPER_STEPS = 30 * 160_000 // BATCH_SIZE  # the paper's training length, to which the beta schedule belongs
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Channel width of the first conv (the paper's 32) and the latent dimension (64)."""
+
+    width: int = 32
+    latent_dim: int = 64
+
+
+def _down(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, 2, 1), nn.LeakyReLU(), nn.BatchNorm2d(cout))
+
+
+def _up(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.ConvTranspose2d(cin, cout, 3, 2, 1, output_padding=1), nn.LeakyReLU(),
+                         nn.BatchNorm2d(cout))
+
+
+class VAE(nn.Module):
+    """64x64 images in [0, 1] <-> 64-dimensional Gaussian latents; `encode` gives the posterior means."""
+
+    def __init__(self, cfg: VAEConfig = VAEConfig()):
+        super().__init__()
+        self.cfg = cfg
+        w, top = cfg.width, 16 * cfg.width
+        self.latent_shape = (cfg.latent_dim,)
+        self.encoder = nn.Sequential(_down(3, w), _down(w, 2 * w), _down(2 * w, 4 * w), _down(4 * w, 8 * w),
+                                     _down(8 * w, top), nn.Flatten(), nn.Linear(top * 4, 2 * cfg.latent_dim))
+        self.decoder = nn.Sequential(nn.Linear(cfg.latent_dim, top * 4), nn.LeakyReLU(), nn.Unflatten(1, (top, 2, 2)),
+                                     _up(top, 8 * w), _up(8 * w, 4 * w), _up(4 * w, 2 * w), _up(2 * w, w), _up(w, w),
+                                     nn.Conv2d(w, 3, 3, 1, 1))
+
+    @property
+    def device(self) -> torch.device:
+        return self.decoder[0].weight.device
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Reconstruction logits, mean and log-variance, for training (one reparameterised sample)."""
+        mu, logvar = self.encoder(x - 0.5).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        return self.decoder(z), mu, logvar
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """Posterior means (N, 64) of images (N, 3, 64, 64), uint8 or float in [0, 1]."""
+        check_images(images)
+        self.eval()
+        out = [self.encoder(as_float(b).to(self.device) - 0.5).chunk(2, dim=1)[0].cpu()
+               for b in images.split(batch_size)]
+        return torch.cat(out) if out else torch.empty(0, self.cfg.latent_dim)
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """Images (N, 3, 64, 64) in [0, 1] of latents (N, 64)."""
+        latents = torch.as_tensor(latents, dtype=torch.float32)
+        if latents.dim() != 2 or latents.shape[1] != self.cfg.latent_dim:
+            raise ValueError(f"latents must have shape (N, {self.cfg.latent_dim}), got {tuple(latents.shape)}")
+        self.eval()
+        out = [torch.sigmoid(self.decoder(b.to(self.device))).cpu() for b in latents.split(batch_size)]
+        return torch.cat(out) if out else torch.empty(0, 3, 64, 64)
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(images))
+
+
+def beta_at(step: int, total_steps: int) -> float:
+    """Table 7's KL weight at a step, its warm-up and interval scaled to a training of `total_steps` steps."""
+    scale = min(1.0, total_steps / PAPER_STEPS)
+    warmup, every = BETA_WARMUP * scale, max(1.0, BETA_EVERY * scale)
+    if step < warmup:
+        return BETA_START
+    return min(BETA_FINAL, BETA_START * BETA_STEP ** (1 + int((step - warmup) // every)))
+
+
+def train_vae(model: VAE, images: torch.Tensor, epochs: float, batch_size: int = BATCH_SIZE, lr: float = LR,
+              weights: torch.Tensor | None = None, seed: int = 0, state_path: Path | None = None,
+              anneal: bool = True, save_every: int = 200, log_every: int = 10, progress: bool = True,
+              desc: str = "VAE") -> TrainResult:
+    """Train (anneal=True, Table 7's beta schedule) or fine-tune (beta at its final value) on uint8 images.
+
+    `weights` makes it weighted retraining. With `state_path` it saves every `save_every` steps and resumes there.
+    """
+    check_images(images)
+    plan = sample_plan(len(images), epochs, batch_size, weights, seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator(device=model.device).manual_seed(seed + 1)
+    fingerprint = hashlib.sha256(plan.numpy().tobytes() + repr((asdict(model.cfg), lr, anneal)).encode()).hexdigest()
+    history: list[dict] = []
+    start, seconds = 0, 0.0
+    if state_path is not None and Path(state_path).exists():
+        state = torch.load(state_path, map_location=model.device, weights_only=False)
+        if state.get("plan") == fingerprint:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            gen.set_state(state["generator"])
+            start, history, seconds = state["step"], state["history"], state["seconds"]
+    model.train()
+    began = time.perf_counter() - seconds
+    bar = tqdm(range(start, len(plan)), desc=desc, initial=start, total=len(plan), disable=not progress)
+    for step in bar:
+        x = as_float(images[plan[step]]).to(model.device)
+        mu, logvar = model.encoder(x - 0.5).chunk(2, dim=1)
+        z = mu + torch.randn(mu.shape, generator=gen, device=mu.device) * (0.5 * logvar).exp()
+        recon = F.binary_cross_entropy_with_logits(model.decoder(z), x, reduction="sum") / len(x)
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
+        beta = beta_at(step, len(plan)) if anneal else BETA_FINAL
+        loss = recon + beta * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % log_every == 0 or step == len(plan) - 1:
+            history.append({"step": step, "loss": loss.item(), "recon": recon.item(), "kl": kl.item(), "beta": beta})
+            bar.set_postfix(recon=f"{recon.item():.1f}", kl=f"{kl.item():.1f}", beta=f"{beta:.2g}")
+        if state_path is not None and ((step + 1) % save_every == 0 or step == len(plan) - 1):
+            Path(state_path).parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(str(state_path) + ".tmp")
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                        "plan": fingerprint, "step": step + 1, "history": history,
+                        "seconds": time.perf_counter() - began}, tmp)
+            tmp.replace(state_path)
+    model.eval()
+    return TrainResult(history=history, reseeded=0, seconds=time.perf_counter() - began)
+
+
+def save_vae(model: VAE, path: Path, meta: dict | None = None) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"format": CHECKPOINT_FORMAT, "config": asdict(model.cfg),
+                "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "meta": meta or {}}, tmp)
+    tmp.replace(path)
+
+
+def load_vae(path: Path, dev: torch.device | None = None) -> VAE:
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a VAE checkpoint of format {CHECKPOINT_FORMAT}; delete it to retrain")
+    model = VAE(VAEConfig(**ckpt["config"]))
+    model.load_state_dict(ckpt["state_dict"])
+    model.meta = ckpt["meta"]
+    return model.to(dev or default_device()).eval()
+
+
+def load_or_train_vae(preset: Preset, images: torch.Tensor, seed: int = 0, progress: bool = True) -> VAE:
+    """The preset's pretrained VAE for these (restricted training) images: from the cache, resumed, or trained."""
+    cfg = VAEConfig(width=preset.vae_width)
+    wanted = {"data": data_fingerprint(images), "epochs": preset.vae_epochs, "seed": seed}
+    path = get_paths().cache / "vae" / f"{preset.name}-w{cfg.width}-{wanted['data']}-seed{seed}.pt"
+    if path.exists():
+        model = load_vae(path)
+        if model.cfg == cfg and all(model.meta.get(k) == v for k, v in wanted.items()):
+            return model
+        warnings.warn(f"{path} was trained with other settings ({model.meta}); training it again", stacklevel=2)
+    torch.manual_seed(seed)
+    model = VAE(cfg).to(default_device())
+    state = path.with_name(path.stem + ".state.pt")
+    result = train_vae(model, images, preset.vae_epochs, seed=seed, state_path=state, progress=progress,
+                       desc=f"training VAE ({preset.name})")
+    save_vae(model, path, meta={**wanted, "history": result.history, "seconds": round(result.seconds, 1)})
+    state.unlink(missing_ok=True)
+    model.meta = torch.load(path, weights_only=True)["meta"]
+    return model
+
+
+def evaluate_vae(model: VAE, images: torch.Tensor, scorers: dict | None = None) -> dict[str, float]:
+    """Reconstruction PSNR (through the posterior mean) and how far each scorer's smile score moves."""
+    recon = model.reconstruct(images)
+    return {"psnr_db": float(psnr(recon, images).mean()), **score_change(recon, images, scorers)}
