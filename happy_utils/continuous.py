@@ -130,7 +130,8 @@ class Density:
 def optimise_cycle(z: np.ndarray, y: np.ndarray, n_out: int, seed: int) -> tuple[list[dict], float, float]:
     """Fit DNGO and the density on (z, y), run SLSQP from the N_STARTS best points, return the n_out best optima.
 
-    Each optimum: latent, predicted mean, expected improvement, log-density, SLSQP's success and message.
+    Each optimum: latent, predicted mean, expected improvement, log-density, status (optimal; stopped at the
+    iteration limit; boundary: SLSQP ended outside the density, so the last feasible point on the way is taken).
     Returns the optima, the fit seconds and the optimisation seconds.
     """
     start = time.perf_counter()
@@ -160,13 +161,14 @@ def optimise_cycle(z: np.ndarray, y: np.ndarray, n_out: int, seed: int) -> tuple
         res = minimize(neg_ei, z[i].astype(np.float64), jac=True, method="SLSQP",
                        constraints=[{"type": "ineq", "fun": density_margin, "jac": density_grad}],
                        options={"maxiter": MAX_ITER})
-        feasible = density_margin(res.x) >= -1e-6
-        point = res.x if feasible else z[i].astype(np.float64)  # an infeasible end falls back to its start
+        point, status = res.x, "optimal" if res.success else "stopped"
+        if density_margin(point) < -1e-6:  # SLSQP ended outside the density: go back towards the start
+            point, status = _last_feasible(z[i].astype(np.float64), res.x, density_margin), "boundary"
         with torch.no_grad():
             mean, var = model.predict(torch.tensor(point[None], dtype=torch.float32))
         optima.append({"latent": point, "mean": float(mean[0]), "ei": float(expected_improvement(mean, var, best)[0]),
-                       "log_density": density_margin(point) + threshold, "success": bool(res.success and feasible),
-                       "message": str(res.message) if feasible else f"infeasible end ({res.message}); start kept"})
+                       "log_density": density_margin(point) + threshold, "status": status,
+                       "message": str(res.message)})
     order = sorted(range(len(optima)), key=lambda k: -optima[k]["ei"])
     distinct: list[int] = []
     for k in order:  # several starts may end at one optimum: distinct ones first, repeats only to fill up
@@ -174,6 +176,18 @@ def optimise_cycle(z: np.ndarray, y: np.ndarray, n_out: int, seed: int) -> tuple
             distinct.append(k)
     chosen = [optima[k] for k in (distinct + [k for k in order if k not in distinct])[:n_out]]
     return chosen, fit_s, time.perf_counter() - start
+
+
+def _last_feasible(start: np.ndarray, end: np.ndarray, margin, steps: int = 12) -> np.ndarray:
+    """The point furthest along the segment start -> end that satisfies the constraint (bisection); the start
+    itself when it does not."""
+    if margin(start) < 0:
+        return start
+    lo, hi = 0.0, 1.0
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if margin(start + mid * (end - start)) >= 0 else (lo, mid)
+    return start + lo * (end - start)
 
 
 def propose(q: int, cfg, data) -> dict:
@@ -189,6 +203,6 @@ def propose(q: int, cfg, data) -> dict:
     optima, fit_s, solve_s = cache[cycle]
     o = optima[min(slot, len(optima) - 1)]
     return {"code": o["latent"].astype(np.float32), "free": None, "surrogate": o["mean"], "objective": o["ei"],
-            "status": "optimal" if o["success"] else "fallback", "gap": None, "solver": "slsqp",
+            "status": o["status"], "gap": None, "solver": "slsqp",
             "n_vars": len(o["latent"]), "message": o["message"], "log_density": o["log_density"],
             "fit_s": fit_s if first and slot == 0 else 0.0, "solve_s": solve_s if first and slot == 0 else 0.0}

@@ -51,6 +51,7 @@ def test_a_cycle_proposes_distinct_points_that_stay_near_the_data_and_improve():
     density = Density(z.astype(np.float64), seed=0)
     threshold = np.quantile(density.gmm.score_samples(z), 0.1)
     assert all(o["log_density"] >= threshold - 1e-4 for o in optima)
+    assert {o["status"] for o in optima} <= {"optimal", "stopped", "boundary"}
     assert [o["ei"] for o in optima] == sorted((o["ei"] for o in optima), reverse=True)
     assert optima[0]["mean"] > np.sort(y)[-10]  # it predicts a point above the data's 10th best
     again, _, _ = optimise_cycle(z, y, n_out=3, seed=0)
@@ -63,3 +64,13 @@ def test_dngo_refuses_nonfinite_scores(bad):
     y[3] = bad
     with pytest.raises(ValueError, match="finite"):
         DNGO(8).fit(z, y)
+
+
+def test_an_end_outside_the_density_is_pulled_back_to_the_last_feasible_point():
+    from happy_utils.continuous import _last_feasible
+
+    margin = lambda v: 1.0 - np.linalg.norm(v)  # feasible inside the unit ball  # noqa: E731
+    point = _last_feasible(np.zeros(3), np.array([4.0, 0, 0]), margin)
+    assert margin(point) >= 0 and point[0] == pytest.approx(1.0, abs=1e-3)
+    outside = np.array([2.0, 0, 0])
+    assert np.array_equal(_last_feasible(outside, np.array([3.0, 0, 0]), margin), outside)  # nothing feasible
