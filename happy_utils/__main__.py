@@ -23,14 +23,15 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from .comparison import run_comparison
+    from .comparison import print_comparison, run_comparison
     from .experiment import parse_seeds
 
     cfg = setup(args.preset)
     out = Path(args.out) if args.out else get_paths().runs / f"compare-{cfg.name}"
     changes = {"budget": args.budget} if args.budget is not None else {}
     variants = args.variants.split(",") if args.variants else None
-    run_comparison(cfg, out, parse_seeds(args.seeds) if args.seeds else None, variants, args.source, changes)
+    print_comparison(run_comparison(cfg, out, parse_seeds(args.seeds) if args.seeds else None, variants,
+                                    args.source, changes))
 
 
 def _bench(args: argparse.Namespace) -> None:

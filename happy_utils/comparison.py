@@ -94,7 +94,8 @@ def compare(cfg: Preset, out: Path, variants: list[str], source: str) -> dict:
         rows[v] = {"name": VARIANT_NAMES[v], "seeds": summary["seeds"], "queries": summary["per_seed"][
             str(summary["seeds"][0])]["queries"], **{f"{role}_{key}": agg[role][key] for role in ("oracle", "judge")
                                                      if role in agg for key in ("top10", "top50", "best")},
-                   "fid": fids[v], "seconds_per_query": agg["seconds_per_query"], "paper": PAPER.get(v, {})}
+                   "fid": fids[v], "near_duplicates": sum(metrics.near_duplicates(i) for i in runs[v][2].values()),
+                   "seconds_per_query": agg["seconds_per_query"], "paper": PAPER.get(v, {})}
     reference = runs[variants[0]][0]["restricted_reference"]
     result = {"preset": cfg.name, "source": source, "variants": rows, "fid_extractor": extractor.name,
               "fid_images": {"generated_per_variant": {v: len(g) for v, g in generated.items()},
@@ -109,7 +110,6 @@ def compare(cfg: Preset, out: Path, variants: list[str], source: str) -> dict:
     for name, fig in figures.items():
         fig.savefig(out / f"{name}.png")
         plt.close(fig)
-    print_comparison(result)
     return result
 
 
@@ -147,7 +147,7 @@ def print_comparison(result: dict) -> None:
     """The comparison table (with the paper's numbers beside ours) and Table 1, as printed by `compare`."""
     print(f"\nFID features: {result['fid_extractor']}")
     head = f"{'variant':<15}{'Top10':>14}{'Top50':>14}{'judge Top10':>14}{'judge Top50':>14}{'FID 3-5':>9}" \
-           f"{'  paper Top10 / Top50 / FID':>28}"
+           f"{'repeats':>8}{'  paper Top10 / Top50 / FID':>28}"
     print(head)
     for v, row in result["variants"].items():
         paper = row["paper"]
@@ -155,7 +155,8 @@ def print_comparison(result: dict) -> None:
         cells.append(f"{paper['fid']:.2f}" if "fid" in paper else "-")
         print(f"{v:<15}{_pm(row['oracle_top10']):>14}{_pm(row['oracle_top50']):>14}"
               f"{_pm(row.get('judge_top10')):>14}{_pm(row.get('judge_top50')):>14}{row['fid']['3-5']:>9.2f}"
-              f"{' / '.join(cells):>28}")
+              f"{row['near_duplicates']:>8}{' / '.join(cells):>28}")
+    print("repeats: queries whose decoded face is within 2% RMS of an earlier one of the same seed")
     print(f"{TRAINING:<15}{'':>56}{result['fid_training_set']['3-5']:>9.2f}")
     if result["ablation"]:
         print("\nTable 1 (ablation over t)")

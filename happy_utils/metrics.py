@@ -101,3 +101,17 @@ def best_unique(records: list[dict], n: int) -> list[int]:
             seen.add(key)
             order.append(int(i))
     return order[:n]
+
+
+def near_duplicates(images, rms: float = 0.02) -> int:
+    """How many images repeat an earlier one within an RMS pixel difference of `rms` (on a 0-1 scale).
+
+    Why: Top-K counts unique *latent points*; a continuous latent never repeats exactly, so near-identical decoded
+    faces count as new points there. This tells how many queries showed nothing new.
+    """
+    import torch
+
+    x = torch.as_tensor(images).float().flatten(1)
+    x = x / 255.0 if torch.as_tensor(images).dtype == torch.uint8 else x
+    d = torch.cdist(x, x) / x.shape[1] ** 0.5
+    return int(torch.triu(d < rms, diagonal=1).any(dim=0).sum())

@@ -34,3 +34,15 @@ def test_seed_summary_and_aggregate():
     assert s["unique"] == 60 and s["seconds_per_query"]["fit_s"] == 1.0
     agg = aggregate({0: s, 1: {**s, "oracle": {"top10": 52.0, "top50": 10.0, "best": 59.0}}})
     assert agg["oracle"]["top10"] == {"mean": 51.0, "std": 1.0}
+
+
+def test_near_duplicates_counts_images_that_repeat_an_earlier_one():
+    import torch
+
+    from happy_utils.metrics import near_duplicates
+
+    base = torch.rand(3, 3, 8, 8)
+    images = torch.cat([base, base[1:2] + 0.001, base[2:3]])  # two repeats: one nearly, one exactly
+    assert near_duplicates(images) == 2
+    assert near_duplicates((images * 255).to(torch.uint8)) == 2
+    assert near_duplicates(base) == 0
