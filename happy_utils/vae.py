@@ -26,7 +26,7 @@ from .config import Preset, get_paths
 from .config import device as default_device
 from .data import as_float
 from .oracle import check_images
-from .vqvae import TrainResult, data_fingerprint, psnr, sample_plan, score_change
+from .vqvae import TrainResult, data_fingerprint, psnr, sample_plan, save_checkpoint, score_change
 
 CHECKPOINT_FORMAT = "happy-vae-v1"
 BATCH_SIZE, LR = 64, 1e-4  # Table 7
@@ -158,12 +158,7 @@ def train_vae(model: VAE, images: torch.Tensor, epochs: float, batch_size: int =
 
 
 def save_vae(model: VAE, path: Path, meta: dict | None = None) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, "config": asdict(model.cfg),
-                "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "meta": meta or {}}, tmp)
-    tmp.replace(path)
+    save_checkpoint(model, path, CHECKPOINT_FORMAT, meta)
 
 
 def load_vae(path: Path, dev: torch.device | None = None) -> VAE:

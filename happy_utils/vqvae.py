@@ -301,14 +301,18 @@ def _save_state(path: Path, model: VQVAE, opt, gen, usage, plan: str, step: int,
 
 # -------------------------------------------------------------------------------------------------------- checkpoints
 
-def save_vqvae(model: VQVAE, path: Path, meta: dict | None = None) -> None:
-    """Save the weights with the config that built them, so that loading can rebuild and check the model."""
+def save_checkpoint(model: nn.Module, path: Path, fmt: str, meta: dict | None = None) -> None:
+    """Save a model's weights with the config that built them, atomically, so loading can rebuild and check it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, "config": asdict(model.cfg),
+    torch.save({"format": fmt, "config": asdict(model.cfg),
                 "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "meta": meta or {}}, tmp)
     tmp.replace(path)
+
+
+def save_vqvae(model: VQVAE, path: Path, meta: dict | None = None) -> None:
+    save_checkpoint(model, path, CHECKPOINT_FORMAT, meta)
 
 
 def load_vqvae(path: Path, expected: VQVAEConfig | None = None, dev: torch.device | None = None) -> VQVAE:
