@@ -11,10 +11,9 @@ Fine-tuning with rank weights goes through the same `sample_plan` as the VQ-VAE'
 
 from __future__ import annotations
 
-import hashlib
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -26,7 +25,8 @@ from .config import Preset, get_paths
 from .config import device as default_device
 from .data import as_float
 from .oracle import check_images
-from .vqvae import TrainResult, data_fingerprint, psnr, sample_plan, save_checkpoint, score_change
+from .vqvae import (TrainResult, data_fingerprint, plan_fingerprint, psnr, resume_training, sample_plan,
+                    save_checkpoint, score_change)
 
 CHECKPOINT_FORMAT = "happy-vae-v1"
 BATCH_SIZE, LR = 64, 1e-4  # Table 7
@@ -119,16 +119,12 @@ def train_vae(model: VAE, images: torch.Tensor, epochs: float, batch_size: int =
     plan = sample_plan(len(images), epochs, batch_size, weights, seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator(device=model.device).manual_seed(seed + 1)
-    fingerprint = hashlib.sha256(plan.numpy().tobytes() + repr((asdict(model.cfg), lr, anneal)).encode()).hexdigest()
+    fingerprint = plan_fingerprint(plan, model.cfg, lr, anneal)
     history: list[dict] = []
     start, seconds = 0, 0.0
-    if state_path is not None and Path(state_path).exists():
-        state = torch.load(state_path, map_location=model.device, weights_only=False)
-        if state.get("plan") == fingerprint:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            gen.set_state(state["generator"])
-            start, history, seconds = state["step"], state["history"], state["seconds"]
+    state = resume_training(state_path, fingerprint, model, opt, gen)
+    if state is not None:
+        start, history, seconds = state["step"], state["history"], state["seconds"]
     model.train()
     began = time.perf_counter() - seconds
     bar = tqdm(range(start, len(plan)), desc=desc, initial=start, total=len(plan), disable=not progress)

@@ -242,18 +242,14 @@ def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: i
     plan = sample_plan(len(images), epochs, batch_size, weights, seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed + 1)
-    fingerprint = _plan_fingerprint(plan, model.cfg, lr, cosine)
+    fingerprint = plan_fingerprint(plan, model.cfg, lr, cosine)
     history: list[dict] = []
     start, reseeded, seconds = 0, 0, 0.0
     usage = torch.zeros(model.cfg.num_codes, dtype=torch.long)
-    if state_path is not None and Path(state_path).exists():
-        state = torch.load(state_path, map_location=model.device, weights_only=False)
-        if state.get("plan") == fingerprint:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            gen.set_state(state["generator"])
-            start, history, reseeded, seconds = state["step"], state["history"], state["reseeded"], state["seconds"]
-            usage = state["usage"]
+    state = resume_training(state_path, fingerprint, model, opt, gen)
+    if state is not None:
+        start, history, reseeded, seconds = state["step"], state["history"], state["reseeded"], state["seconds"]
+        usage = state["usage"]
     usage = usage.to(model.device)
     model.train()
     began = time.perf_counter() - seconds
@@ -283,9 +279,24 @@ def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: i
     return TrainResult(history=history, reseeded=reseeded, seconds=time.perf_counter() - began)
 
 
-def _plan_fingerprint(plan: torch.Tensor, cfg: VQVAEConfig, lr: float, cosine: bool) -> str:
+def resume_training(state_path: Path | None, fingerprint: str, model: nn.Module, opt, gen) -> dict | None:
+    """Restore model, optimiser and generator from a training's state file if it was made for the same plan;
+    the state (step, history, ...) or None for a fresh start."""
+    if state_path is None or not Path(state_path).exists():
+        return None
+    state = torch.load(state_path, map_location=model.device, weights_only=False)
+    if state.get("plan") != fingerprint:
+        return None
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    gen.set_state(state["generator"])
+    return state
+
+
+def plan_fingerprint(plan: torch.Tensor, cfg, lr: float, flag: bool) -> str:
+    """A short hash of a training's plan and settings: a state file made for another training is not resumed."""
     h = hashlib.sha256(plan.numpy().tobytes())
-    h.update(repr((asdict(cfg), lr, cosine)).encode())
+    h.update(repr((asdict(cfg), lr, flag)).encode())
     return h.hexdigest()[:20]
 
 
