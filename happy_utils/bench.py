@@ -12,10 +12,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
-from . import world
-from .config import PRESETS, device
-from .data import build_world, render_faces
+from .config import PRESETS, device, get_preset
+from .data import world
+from .data.cropping import FaceDetector, astronaut_photos, crop_face, crop_photos
+from .data.faces import build_world, render_faces
+from .generators.training import count_parameters
+from .generators.vqvae import VQVAE, VQVAEConfig, train_vqvae
+from .latents import latent_set
+from .proposers.mio import optimize
+from .scorers.predictor import AttributePredictor
+from .surrogates.planted import planted_codes
+from .surrogates.trees import fit_trees
 
 DATA_TARGET_IMAGES_PER_S = 2000
 
@@ -76,8 +85,6 @@ def bench_data(n: int = 8192, as_json: bool = False) -> dict:
 
 def bench_vqvae(n: int = 1024, as_json: bool = False) -> dict:
     """VQ-VAE throughput per preset (its width and batch size): training, encoding and decoding, in images/s."""
-    from .vqvae import VQVAE, VQVAEConfig, count_parameters, train_vqvae
-
     images = render_faces(n, seed=0, progress=False).images
     dev = device()
     rows = []
@@ -102,44 +109,20 @@ def bench_vqvae(n: int = 1024, as_json: bool = False) -> dict:
     return result
 
 
-def planted_codes(n: int, seed: int = 0, n_values: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Latent codes (n, 64) and scores with a known structure, for benchmarks and tests of the optimiser.
-
-    Like VQ-VAE codes, each cell uses a skewed share of the 256 values; the score sums per-value effects of 12 cells
-    (rows 4-6, 'the mouth'), adds interactions between neighbouring pairs of them, and noise.
-    """
-    rng = np.random.default_rng(seed)
-    popularity = rng.dirichlet(np.full(n_values, 0.3), size=64)
-    codes = np.stack([rng.choice(n_values, size=n, p=popularity[c]) for c in range(64)], axis=1)
-    cells = np.arange(32, 56, 2)
-    score = np.zeros(n)
-    for c in cells:
-        score += rng.normal(0, 0.3, n_values)[codes[:, c]]
-    for a, b in zip(cells[:-1], cells[1:]):
-        score += 0.2 * (rng.normal(0, 1, n_values)[codes[:, a]] * rng.normal(0, 1, n_values)[codes[:, b]])
-    return codes, score + rng.normal(0, 0.1, n)
-
-
 def bench_mio(n: int = 3000, as_json: bool = False, draws: int = 5, t: int = 8, preset: str | None = None) -> dict:
     """ENTMOOT's full MIO against the pruned, value-classed one, at paper scale: 800 trees, 64 cells x 256 values.
 
     Codes: `planted_codes(n)` by default, or with `preset` the restricted training codes of that preset's VQ-VAE
     labelled with the oracle's scores of their decoded images (trains the VQ-VAE if it is not cached).
     """
-    from .mio import optimize
-    from .surrogate import fit_surrogate
-
     if preset is None:
         codes, scores = planted_codes(n, seed=0)
         source = f"planted codes, n={n}"
     else:
-        from .config import get_preset
-        from .latent import latent_set
-
         latent = latent_set(get_preset(preset))
-        codes, scores = latent.rows, latent.scores
+        codes, scores = latent.rows, latent.labels
         source = f"{preset} preset: restricted training codes, decoded-oracle scores, n={len(codes)}"
-    surrogate = fit_surrogate(codes, scores, n_trees=800)
+    surrogate = fit_trees(codes, scores, n_trees=800)
     free = surrogate.top_cells(t)
     bases = codes[np.random.default_rng(1).choice(len(codes), size=draws, replace=False)]
     variants = {"entmoot full model, HiGHS": ("full", "highs"), "pruned + value classes, HiGHS": ("pruned", "highs"),
@@ -178,11 +161,6 @@ def bench_mio(n: int = 3000, as_json: bool = False, draws: int = 5, t: int = 8, 
 def bench_celeba(n: int = 256, as_json: bool = False) -> dict:
     """The CelebA path's throughput per device: MTCNN cropping (batched, and the whole resumable folder job with
     JPEG decoding and shard writing) and the Talk-to-Edit predictor (random weights: speed does not depend on them)."""
-    from PIL import Image
-
-    from .cropping import FaceDetector, astronaut_photos, crop_face, crop_photos
-    from .predictor import AttributePredictor
-
     photos = astronaut_photos(n)
     faces = torch.rand(n, 3, 64, 64)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

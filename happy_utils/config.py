@@ -24,7 +24,7 @@ SOURCES = ("synthetic", "celeba")
 
 @dataclass(frozen=True)
 class Preset:
-    """Every size knob of the project. Fields marked (later) are read by stages that later notebooks add."""
+    """Every size knob of the project."""
 
     name: str
     # Data: synthetic faces rendered per split (all degrees; about half have label <= 2).
@@ -94,7 +94,11 @@ def get_preset(name: str | None = None) -> Preset:
 
 def get_source(name: str | None = None) -> str:
     """The data source: 'synthetic' (default, embedded) or 'celeba' (the paper's), from argument or $HAPPY_SOURCE."""
-    name = name or os.environ.get(SOURCE_ENV) or DEFAULT_SOURCE
+    return check_source(name or os.environ.get(SOURCE_ENV) or DEFAULT_SOURCE)
+
+
+def check_source(name: str) -> str:
+    """`name` if it is a known data source, else a clear error."""
     if name not in SOURCES:
         raise ValueError(f"unknown data source {name!r} (from argument or ${SOURCE_ENV}); valid sources: "
                          f"{', '.join(SOURCES)}")

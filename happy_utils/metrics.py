@@ -1,6 +1,6 @@
 """Scores of sets of images: the K-th best, as the paper's Top-K curves and reference lines use it.
 
-Why: every result is compared Top-K with Top-K (DESIGN 5): the K-th best score of the queries against the K-th best of
+Why: every result is compared Top-K with Top-K: the K-th best score of the queries against the K-th best of
 the restricted training set, never against its maximum (an outlier on the class boundary).
 """
 
@@ -19,7 +19,7 @@ def kth_best(scores: np.ndarray, k: int) -> float:
 
 
 def topk_curve(scores, codes, k: int) -> np.ndarray:
-    """TopK(q) for q = 1..n: the K-th best score among the *unique* codes queried up to q (DESIGN 6).
+    """TopK(q) for q = 1..n: the K-th best score among the *unique* codes queried up to q (the paper's definition).
 
     A code queried again adds no new point; while fewer than K unique points exist, the min(K, count)-th best.
     """

@@ -7,12 +7,14 @@ Why: a person would rather look at faces than read numbers; the same figure must
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
 
-from . import world
-from .data import FaceDataset
+from .data import world
+from .data.cropping import CropRecipe, crop_face, square_box
+from .data.faces import FaceDataset
 
 
 def _hwc(image: torch.Tensor) -> np.ndarray:
@@ -275,10 +277,6 @@ def score_histograms(samples: dict[str, np.ndarray], title: str) -> plt.Figure:
 
 def crop_boxes(photos: list[np.ndarray], faces: list, recipe=None) -> plt.Figure:
     """Each photo with MTCNN's box (red) and the square that is cropped (green), beside the 64x64 crop."""
-    from matplotlib.patches import Rectangle
-
-    from .cropping import CropRecipe, crop_face, square_box
-
     recipe = recipe or CropRecipe()
     fig, axes = plt.subplots(1, 2 * len(photos), figsize=(3.2 * len(photos), 2.4), squeeze=False,
                              gridspec_kw={"width_ratios": [1.6, 1] * len(photos)})

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from .files import atomic_path, write_text
+
 CONFIG, QUERIES, STATE = "config.json", "queries.jsonl", "state.pt"
 
 
@@ -55,7 +57,7 @@ class RunDir:
                               "choose another --out")
         else:
             self.path.mkdir(parents=True, exist_ok=True)
-            _atomic_write_text(existing, json.dumps(self.config, indent=2))
+            write_text(existing, json.dumps(self.config, indent=2))
 
     @classmethod
     def existing(cls, path: Path) -> RunDir:
@@ -93,20 +95,14 @@ class RunDir:
         """Keep the first n records: those the saved state accounts for (a later one is made again on resume)."""
         records = self.records()
         if len(records) != n or self.queries_path.exists() and not self.queries_path.read_text().endswith("\n"):
-            _atomic_write_text(self.queries_path, "".join(json.dumps(r) + "\n" for r in records[:n]))
+            write_text(self.queries_path, "".join(json.dumps(r) + "\n" for r in records[:n]))
 
     # -------------------------------------------------------------------------------------------------- the state
     def save_state(self, state: dict) -> None:
-        tmp = self.path / (STATE + ".tmp")
-        torch.save(state, tmp)
-        tmp.replace(self.path / STATE)
+        with atomic_path(self.path / STATE) as tmp:
+            torch.save(state, tmp)
 
     def load_state(self) -> dict | None:
         path = self.path / STATE
         return torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
 
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from happy_utils.cropping import CELEBA_SIZE, astronaut_photos
+from happy_utils.data.cropping import CELEBA_SIZE, astronaut_photos
+from happy_utils.data.faces import render_faces
 
 LAYOUTS = {"torchvision": ("celeba", "img_align_celeba"), "kaggle": ("img_align_celeba", "img_align_celeba"),
            "plain": ()}
@@ -21,7 +22,6 @@ LAYOUTS = {"torchvision": ("celeba", "img_align_celeba"), "kaggle": ("img_align_
 
 def synthetic_photos(n: int) -> list[Image.Image]:
     """Synthetic faces of the world, at CelebA's size (MTCNN may or may not see a face in a cartoon)."""
-    from happy_utils.data import render_faces
 
     faces = render_faces(n, seed=777, progress=False).images
     return [Image.fromarray(f.permute(1, 2, 0).numpy()).resize(CELEBA_SIZE, Image.Resampling.BICUBIC) for f in faces]

@@ -4,11 +4,11 @@ import pytest
 import torch
 from celeba_fixture import make_celeba
 
-from happy_utils.__main__ import main
-from happy_utils.celeba import find_celeba, read_annotation, read_split
+from happy_utils.cli import main
 from happy_utils.config import get_preset
-from happy_utils.data import load_faces
-from happy_utils.predictor import AttributePredictor, save_predictor
+from happy_utils.data.celeba import find_celeba, read_annotation, read_split
+from happy_utils.data.sources import load_faces
+from happy_utils.scorers.predictor import AttributePredictor, save_predictor
 
 
 @pytest.mark.parametrize("layout", ["torchvision", "kaggle", "plain"])
@@ -45,7 +45,7 @@ def test_celeba_dialog_labels_are_read_from_the_smiling_column(tmp_path):
 def test_load_faces_crops_celeba_once_and_labels_it(tmp_path, monkeypatch):
     info = make_celeba(tmp_path / "celeba", n_faces=10, n_synthetic=2)
     monkeypatch.setenv("HAPPY_CELEBA_DIR", str(tmp_path / "celeba"))
-    train = load_faces("train", "smoke", "celeba")
+    train = load_faces("train", get_preset("smoke"), "celeba")
     report = json.loads((tmp_path / "cache" / "celeba-crops-64" / "report.json").read_text())
     skipped = {f["name"] for f in report["no_face"] + report["unreadable"]}
     cropped = [n for n in info["train"] if n not in skipped]
@@ -54,7 +54,7 @@ def test_load_faces_crops_celeba_once_and_labels_it(tmp_path, monkeypatch):
     assert train.labels.tolist() == [info["smiling"][n] for n in cropped]
     assert (train.restricted().labels <= 2).all() and (train.target().labels >= 3).all()
     assert all((train.target((level,)).labels == level).all() for level in (3, 4, 5))
-    valid = load_faces("valid", "smoke", "celeba")
+    valid = load_faces("valid", get_preset("smoke"), "celeba")
     assert len(valid) == 2 and valid.labels.tolist() == [info["smiling"][n] for n in info["valid"][:2]]
     report = json.loads((tmp_path / "cache" / "celeba-crops-64" / "report.json").read_text())
     assert info["faceless"] in {f["name"] for f in report["no_face"]}

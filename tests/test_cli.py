@@ -2,7 +2,10 @@ import json
 
 import pytest
 
-from happy_utils.__main__ import main
+from happy_utils.cli import main
+from happy_utils.experiments import compare as compare_module
+from happy_utils.experiments.variants import VARIANTS
+from happy_utils.scorers.loading import evaluate_scorers
 
 
 def _last_json(capsys) -> dict:
@@ -12,27 +15,30 @@ def _last_json(capsys) -> dict:
 def test_bench_data_prints_a_table_and_json(capsys):
     main(["bench", "data", "--n", "256", "--json"])
     result = _last_json(capsys)
-    assert result["bench"] == "data" and result["images_per_s"] > 0
-    variants = [r["variant"] for r in result["rows"]]
-    assert len(variants) >= 5 and any("(default)" in v for v in variants)
+    default = [r for r in result["rows"] if "(default)" in r["variant"]]
+    assert len(result["rows"]) >= 5 and len(default) == 1
+    assert result["images_per_s"] == default[0]["images_per_s"]  # the headline is the default renderer's row
+    assert result["meets_target"] == (result["images_per_s"] >= result["target_images_per_s"])
     main(["bench", "data", "--n", "256"])
-    assert "images_per_s" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert all(r["variant"] in printed for r in result["rows"]) and "target >= 2000" in printed
 
 
 def test_bench_celeba_times_cropping_and_the_predictor_on_each_device(capsys):
     main(["bench", "celeba", "--n", "6", "--json"])
     result = _last_json(capsys)
     assert result["devices"][0] == "cpu"
-    steps = {(r["device"], r["step"].split(" ")[0]) for r in result["rows"]}
-    assert steps == {(d, s) for d in result["devices"] for s in ("MTCNN", "crop_photos:", "predictor")}
-    assert all(r["images_per_s"] > 0 for r in result["rows"])
+    steps = sorted((r["device"], r["step"].split(" ")[0], r["batch"]) for r in result["rows"])
+    assert steps == sorted((d, s, b) for d in result["devices"] for s, b in (
+        ("MTCNN", 32), ("MTCNN", 128), ("crop_photos:", 128), ("predictor", 64), ("predictor", 256)))
 
 
 def test_eval_oracle_json(capsys):
     main(["eval-oracle", "--seed", "31337", "--n", "200", "--json"])
-    result = _last_json(capsys)
-    assert set(result) == {"oracle", "judge"}
-    assert set(result["oracle"]) == {"exact_acc", "within_one_acc", "mae"}
+    assert _last_json(capsys) == evaluate_scorers(31337, 200)  # prints what the evaluation measures
+    main(["eval-oracle", "--seed", "31337", "--n", "200"])
+    printed = capsys.readouterr().out
+    assert "oracle " in printed and "judge " in printed and "200 faces of seed 31337" in printed
 
 
 def test_eval_oracle_on_a_training_seed_exits_with_a_message(capsys):
@@ -83,6 +89,9 @@ def test_run_variant_without_retraining_and_overrides(tmp_path):
     assert len(records) == 4 and all(r["retrain"] is None and len(r["free"]) == 2 for r in records)
     with pytest.raises(SystemExit, match="--seeds must"):
         main(["run", "--preset", "smoke", "--seeds", "0-x", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="variant vqvae-wr-t4 fixes free_cells \\(t\\) = 4"):
+        main(["run", "--preset", "smoke", "--variant", "vqvae-wr-t4", "--free-cells", "8", "--out", str(tmp_path / "y")])
+    assert not (tmp_path / "y").exists()  # refused before anything was written
 
 
 def test_unknown_preset_is_refused(capsys):
@@ -92,15 +101,17 @@ def test_unknown_preset_is_refused(capsys):
 
 
 def test_compare_runs_each_variant_then_reads_them_back(tmp_path, capsys, monkeypatch):
-    from happy_utils import comparison
-
     out = tmp_path / "cmp"
     main(["compare", "--preset", "smoke", "--seeds", "0", "--budget", "3", "--variants", "vqvae-wr,random",
           "--out", str(out)])
     result = json.loads((out / "comparison.json").read_text())
-    assert set(result["variants"]) == {"vqvae-wr", "random"} and result["ablation"] == {"8": "vqvae-wr"}
+    # Table 1 names the t each run really had: the smoke preset's 4, not the paper's 8.
+    assert set(result["variants"]) == {"vqvae-wr", "random"} and result["ablation"] == [{"t": 4, "variant": "vqvae-wr"}]
     row = result["variants"]["vqvae-wr"]
-    assert row["paper"]["top10"] == [2.85, 0.07] and set(row["fid"]) == {"3-5", "3", "4", "5"}
+    assert row["paper"] == json.loads(json.dumps(VARIANTS["vqvae-wr"].paper)) and result["variants"]["random"]["paper"] == {}
+    assert set(row["fid"]) == {"3-5", "3", "4", "5"}
+    records = [json.loads(x) for x in (out / "vqvae-wr" / "seed0" / "queries.jsonl").read_text().splitlines()]
+    assert all(len(r["free"]) == 4 for r in records)
     assert row["oracle_top10"]["mean"] == json.loads((out / "vqvae-wr" / "summary.json").read_text())[
         "aggregate"]["oracle"]["top10"]["mean"]  # read from the run, not recomputed
     assert "judge features" in result["fid_extractor"] and result["fid_images"]["generated_per_variant"]["random"] == 3
@@ -109,7 +120,7 @@ def test_compare_runs_each_variant_then_reads_them_back(tmp_path, capsys, monkey
     printed = capsys.readouterr().out
     assert "Table 1" in printed and "FID features: judge features" in printed
     # Finished variants are read back: a second comparison runs no experiment at all.
-    monkeypatch.setattr(comparison, "run_experiment", lambda *a, **k: pytest.fail("a finished variant was rerun"))
+    monkeypatch.setattr(compare_module, "run_experiment", lambda *a, **k: pytest.fail("a finished variant was rerun"))
     main(["compare", "--preset", "smoke", "--seeds", "0", "--budget", "3", "--variants", "random",
                   "--out", str(out)])
     assert set(json.loads((out / "comparison.json").read_text())["variants"]) == {"random"}

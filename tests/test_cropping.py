@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from celeba_fixture import make_celeba
 
-from happy_utils.cropping import CropRecipe, FaceDetector, crop_face, crop_photos, load_crops, square_box
+from happy_utils.data.cropping import CropRecipe, FaceDetector, crop_face, crop_photos, load_crops, square_box
 
 ASTRONAUT_FACE = (181, 62, 268, 172)  # x0, y0, x1, y1 of her face in skimage's photo
 

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from happy_utils import entmoot_compat as ec
-from happy_utils import mio
+from happy_utils.proposers import mio
+from happy_utils.surrogates import entmoot_compat as ec
+from happy_utils.surrogates.trees import TreeModel, parse_trees
 
 F, V = 6, 8
 
@@ -84,7 +85,7 @@ def test_single_leaf_trees_are_left_out_with_their_constant():
         enting.add_to_pyomo_model(problem.get_pyomo_model_core())
     offset = ec.drop_single_leaf_trees(enting)
     assert offset == pytest.approx(-y.mean(), abs=1e-6)  # the constant model, in entmoot's -y units
-    model = mio.TreeModel(mio.parse_trees(ec.booster(enting)), 0.0, F, V, np.ones((F, V)), X)
+    model = TreeModel(parse_trees(ec.booster(enting)), 0.0, F, V, np.ones((F, V)), X)
     result = mio.solve_full(enting, model, X[0], [0, 1])
     assert result.status == "optimal" and result.objective == pytest.approx(y.mean(), abs=1e-6)
 

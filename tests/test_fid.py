@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from happy_utils import fid
-from happy_utils.oracle import load_scorers
+from happy_utils.scorers import fid
+from happy_utils.scorers.loading import load_scorers
 
 
 def test_frechet_distance_is_zero_for_one_set_and_grows_with_a_shift():

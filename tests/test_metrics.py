@@ -2,7 +2,7 @@ import pytest
 
 import numpy as np
 
-from happy_utils.metrics import aggregate, kth_best, seed_summary, topk_curve, unique_scores
+from happy_utils.metrics import aggregate, kth_best, near_duplicates, seed_summary, topk_curve, unique_scores
 
 
 def test_kth_best():
@@ -39,7 +39,6 @@ def test_seed_summary_and_aggregate():
 def test_near_duplicates_counts_images_that_repeat_an_earlier_one():
     import torch
 
-    from happy_utils.metrics import near_duplicates
 
     base = torch.rand(3, 3, 8, 8)
     images = torch.cat([base, base[1:2] + 0.001, base[2:3]])  # two repeats: one nearly, one exactly

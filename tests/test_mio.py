@@ -1,16 +1,16 @@
 import numpy as np
 import pytest
 
-from happy_utils import entmoot_compat as ec
-from happy_utils import mio
-from happy_utils.bench import planted_codes
-from happy_utils.surrogate import fit_surrogate
+from happy_utils.proposers import mio
+from happy_utils.surrogates import entmoot_compat as ec
+from happy_utils.surrogates.planted import planted_codes
+from happy_utils.surrogates.trees import TreeModel, fit_trees, parse_trees
 
 
 @pytest.fixture(scope="module")
 def latent():
     X, y = planted_codes(2000, seed=1)
-    return X, fit_surrogate(X, y, n_trees=150, learning_rate=0.1)
+    return X, fit_trees(X, y, n_trees=150, learning_rate=0.1)
 
 
 def _small_ensemble(seed: int, F=6, V=8, n=150, uncertainty=False):
@@ -25,7 +25,7 @@ def _small_ensemble(seed: int, F=6, V=8, n=150, uncertainty=False):
     ec.fit_enting(enting, X, y, uncertainty=uncertainty)
     ec.drop_single_leaf_trees(enting)
     counts = np.stack([np.bincount(X[:, f], minlength=V) for f in range(F)])
-    return enting, mio.TreeModel(mio.parse_trees(ec.booster(enting)), 0.0, F, V, counts, X), X
+    return enting, TreeModel(parse_trees(ec.booster(enting)), 0.0, F, V, counts, X), X
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -103,25 +103,47 @@ def test_a_wrong_answer_is_caught(latent):
 def test_time_limit_returns_a_result_not_an_exception(latent):
     X, model = latent
     result = mio.optimize(model, X[4], model.top_cells(16), time_limit=1e-9)
-    assert result.status in ("time_limit", "optimal")
-    if not result.ok:
-        assert np.array_equal(result.code, X[4]) and "no solution" in result.message
+    assert result.status == "time_limit" and not result.ok and "no solution" in result.message
+    assert np.array_equal(result.code, X[4]) and result.value == pytest.approx(model.predict(X[4:5])[0])
 
 
-def test_gurobi_when_its_licence_admits_the_model(latent):
+def test_gurobi_solves_the_pruned_model_its_size_limited_licence_admits(latent):
     X, model = latent
     highs = mio.optimize(model, X[6], model.top_cells(8))
+    assert highs.n_vars < 2000 and highs.n_constraints < 2000  # the pip licence's limits
     gurobi = mio.optimize(model, X[6], model.top_cells(8), solver="gurobi")
+    assert gurobi.solver == "gurobi" and gurobi.status == "optimal" and gurobi.message == ""
     assert gurobi.objective == pytest.approx(highs.objective, abs=1e-6)
-    assert gurobi.solver in ("gurobi", "highs")  # highs if the licence refused, with the reason in the message
-    assert gurobi.solver == "gurobi" or "refused" in gurobi.message
 
 
-def test_gurobi_refusing_the_full_model_is_reported(latent):
+TOO_LARGE = "Model too large for size-limited license; visit https://gurobi.com/unrestricted for more information"
+
+
+def _gurobi_refuses(monkeypatch):
+    from pyomo.contrib.appsi.solvers import Gurobi
+
+    def refuse(self, model, timer=None):
+        raise RuntimeError(TOO_LARGE)
+
+    monkeypatch.setattr(Gurobi, "solve", refuse)
+
+
+def test_a_refusing_gurobi_falls_back_to_highs_and_says_so(latent, monkeypatch):
     X, model = latent
+    highs = mio.optimize(model, X[6], model.top_cells(8))
+    _gurobi_refuses(monkeypatch)
+    with pytest.warns(UserWarning, match="solving with HiGHS instead"):
+        result = mio.optimize(model, X[6], model.top_cells(8), solver="gurobi")
+    assert result.solver == "highs" and "refused" in result.message and "too large" in result.message
+    assert result.objective == pytest.approx(highs.objective, abs=1e-9)
+
+
+def test_a_refused_full_model_is_reported_with_the_base_code(latent, monkeypatch):
+    X, model = latent
+    _gurobi_refuses(monkeypatch)
     result = mio.optimize(model, X[6], model.top_cells(8), method="full", solver="gurobi")
-    assert result.status == "error" and np.array_equal(result.code, X[6])
-    assert "gurobi" in result.message.lower()
+    assert result.status == "error" and not result.ok and np.array_equal(result.code, X[6])
+    assert "too large" in result.message
 
 
 def test_bad_input_gets_clear_errors(latent):

@@ -5,6 +5,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
 from happy_utils import plotting  # noqa: E402
+from happy_utils.data.cropping import square_box  # noqa: E402
 
 
 def test_query_trace_draws_best_so_far_and_a_line_after_each_fine_tune():
@@ -29,7 +30,6 @@ def test_weight_curve_marks_the_highlighted_points_at_their_rank():
 
 
 def test_crop_boxes_draws_the_detected_box_and_the_cropped_square():
-    from happy_utils.cropping import square_box
 
     photo = np.zeros((120, 100, 3), np.uint8)
     fig = plotting.crop_boxes([photo, photo], [(np.array([20.0, 30.0, 60.0, 80.0]), 0.99), None])

@@ -2,8 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from happy_utils.oracle import load_scorer, load_scorers
-from happy_utils.predictor import AttributePredictor, load_predictor, save_predictor
+from happy_utils.scorers.loading import load_scorer, load_scorers
+from happy_utils.scorers.predictor import AttributePredictor, load_predictor, save_predictor
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +69,7 @@ def test_wrong_or_partial_checkpoints_are_clear_errors(checkpoint, tmp_path):
 def test_on_celeba_the_oracle_is_the_predictor_and_there_is_no_judge(checkpoint, monkeypatch):
     monkeypatch.setenv("HAPPY_CELEBA_DIR", str(checkpoint.parent))
     assert isinstance(load_scorer("oracle", source="celeba", dev=torch.device("cpu")), AttributePredictor)
-    monkeypatch.setenv("HAPPY_SOURCE", "celeba")
-    assert isinstance(load_scorer("oracle", dev=torch.device("cpu")), AttributePredictor)
     with pytest.raises(FileNotFoundError, match="no independent judge"):
-        load_scorer("judge")
-    assert set(load_scorers()) == {"oracle"}
+        load_scorer("judge", source="celeba")
+    assert set(load_scorers("celeba")) == {"oracle"}
     assert set(load_scorers("synthetic")) == {"oracle", "judge"}

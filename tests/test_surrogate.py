@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from happy_utils.bench import planted_codes
-from happy_utils.surrogate import PAPER_LGBM, check_codes, fit_surrogate, holdout_r2
+from happy_utils.surrogates.planted import planted_codes
+from happy_utils.surrogates.trees import check_codes, fit_trees, holdout_r2
 
 
 @pytest.fixture(scope="module")
 def planted():
     X, y = planted_codes(2000, seed=0)
-    return X, y, fit_surrogate(X, y, n_trees=150, learning_rate=0.1)
+    return X, y, fit_trees(X, y, n_trees=150, learning_rate=0.1)
 
 
 def test_paper_settings_reach_lightgbm(planted):
@@ -17,9 +17,16 @@ def test_paper_settings_reach_lightgbm(planted):
     params = model.booster.params
     assert params["max_depth"] == 2 and params["num_leaves"] == 5 and params["min_data_in_leaf"] == 20
     assert model.booster.num_trees() == 150
-    assert PAPER_LGBM["num_boost_round"] == 800
     assert max(t["num_leaves"] for t in model.booster.dump_model()["tree_info"]) <= 5
     assert all(f.is_cat() for f in model.enting._problem_config.feat_list)  # cells are categorical features
+
+
+def test_the_default_is_the_papers_800_trees_and_fewer_take_larger_steps(planted):
+    X, y, _ = planted
+    paper = fit_trees(X[:400], y[:400])
+    assert paper.booster.num_trees() == 800 and paper.booster.params["learning_rate"] == pytest.approx(0.05)
+    fewer = fit_trees(X[:400], y[:400], n_trees=400)
+    assert fewer.booster.num_trees() == 400 and fewer.booster.params["learning_rate"] == pytest.approx(0.1)
 
 
 def test_importance_finds_the_planted_cells(planted):
@@ -53,6 +60,6 @@ def test_bad_input_gets_clear_errors(planted):
         with pytest.raises(ValueError, match="1..64"):
             model.top_cells(t)
     with pytest.raises(ValueError, match="finite"):
-        fit_surrogate(np.zeros((50, 64), dtype=int), np.zeros(49))
+        fit_trees(np.zeros((50, 64), dtype=int), np.zeros(49))
     with pytest.raises(ValueError, match="at least 40"):
-        fit_surrogate(np.zeros((10, 64), dtype=int), np.zeros(10))
+        fit_trees(np.zeros((10, 64), dtype=int), np.zeros(10))

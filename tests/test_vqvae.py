@@ -2,9 +2,10 @@ import pytest
 import torch
 from torch import nn
 
-from happy_utils import vqvae
-from happy_utils.data import render_faces
-from happy_utils.vqvae import VQVAE, VQVAEConfig
+from happy_utils.config import get_paths, get_preset
+from happy_utils.data.faces import render_faces
+from happy_utils.generators import training, vqvae
+from happy_utils.generators.vqvae import VQVAE, VQVAEConfig
 
 PAPER = VQVAEConfig()  # width 64, K = 256, D = 64, beta = 0.25
 TINY = VQVAEConfig(width=8)
@@ -95,20 +96,20 @@ def test_bad_input_gets_clear_errors():
     with pytest.raises(ValueError, match="integer indices"):
         model.decode(torch.zeros(1, 8, 8))
     with pytest.raises(ValueError, match="non-negative"):
-        vqvae.sample_plan(4, 1, 2, torch.tensor([1.0, -1.0, 1.0, 1.0]), seed=0)
+        training.sample_plan(4, 1, 2, torch.tensor([1.0, -1.0, 1.0, 1.0]), seed=0)
 
 
 def test_fractional_epochs_and_uniform_plan():
-    plan = vqvae.sample_plan(100, 0.3, 10, None, seed=0)
+    plan = training.sample_plan(100, 0.3, 10, None, seed=0)
     assert plan.shape == (3, 10)
-    full = vqvae.sample_plan(100, 2, 10, None, seed=0)
+    full = training.sample_plan(100, 2, 10, None, seed=0)
     assert sorted(full[:10].flatten().tolist()) == list(range(100))  # every example once per epoch
 
 
 def test_weighted_sampling_draws_heavy_examples_proportionally_more():
     weights = torch.ones(100)
     weights[:10] = 9.0  # 10 examples carry 90 / 180 = half of the mass
-    plan = vqvae.sample_plan(100, 200, 50, weights, seed=1).flatten()
+    plan = training.sample_plan(100, 200, 50, weights, seed=1).flatten()
     share_heavy = (plan < 10).float().mean().item()
     assert abs(share_heavy - 0.5) < 0.01  # 20,000 draws: standard error 0.0035
     counts = torch.bincount(plan, minlength=100).float()
@@ -149,7 +150,7 @@ def test_interrupted_training_resumes_where_it_stopped(tmp_path, faces, monkeypa
 
     torch.manual_seed(0)
     model = VQVAE(TINY)
-    real_save = vqvae._save_state
+    real_save = vqvae.save_training_state
     saves = {"n": 0}
 
     def die_after_first_save(*args, **kw):
@@ -158,13 +159,13 @@ def test_interrupted_training_resumes_where_it_stopped(tmp_path, faces, monkeypa
         if saves["n"] == 1:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(vqvae, "_save_state", die_after_first_save)
+    monkeypatch.setattr(vqvae, "save_training_state", die_after_first_save)
     state = tmp_path / "state.pt"
     with pytest.raises(KeyboardInterrupt):
         vqvae.train_vqvae(model, faces.images, state_path=state, **kwargs)
     saved_step = torch.load(state, weights_only=False)["step"]
     assert 0 < saved_step < 12
-    monkeypatch.setattr(vqvae, "_save_state", real_save)
+    monkeypatch.setattr(vqvae, "save_training_state", real_save)
     torch.manual_seed(123)  # a fresh process: the model starts from other weights, the saved state replaces them
     resumed = VQVAE(TINY)
     vqvae.train_vqvae(resumed, faces.images, state_path=state, **kwargs)
@@ -176,7 +177,7 @@ def test_codebook_stats_and_psnr():
     codes = torch.tensor([[[0, 0], [1, 1]]])
     assert vqvae.codebook_stats(codes, 4) == {"codes_used": 2, "perplexity": pytest.approx(2.0)}
     a = torch.zeros(1, 3, 64, 64)
-    assert vqvae.psnr(a, a + 0.1).item() == pytest.approx(20.0, abs=1e-4)
+    assert training.psnr(a, a + 0.1).item() == pytest.approx(20.0, abs=1e-4)
 
 
 def test_cosine_schedule_decays_the_learning_rate(faces, monkeypatch):
@@ -193,12 +194,10 @@ def test_cosine_schedule_decays_the_learning_rate(faces, monkeypatch):
 
 
 def test_load_or_train_caches_and_reloads(faces):
-    from happy_utils.config import get_paths, get_preset
-
     cfg = get_preset("smoke")
-    first = vqvae.load_or_train(cfg, faces.images, progress=False)
+    first = vqvae.load_or_train_vqvae(cfg, faces.images, progress=False)
     files = list((get_paths().cache / "vqvae").glob("*.pt"))
     assert len(files) == 1 and not list((get_paths().cache / "vqvae").glob("*.state.pt"))
-    second = vqvae.load_or_train(cfg, faces.images, progress=False)
+    second = vqvae.load_or_train_vqvae(cfg, faces.images, progress=False)
     assert second.meta["history"] == first.meta["history"] and second.meta["epochs"] == cfg.vqvae_epochs
     assert torch.equal(first.encode(faces.images), second.encode(faces.images))

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from happy_utils import world
+from happy_utils.data import world
+from happy_utils.images import to_uint8
 
 
 def test_rendering_is_deterministic_and_batch_independent():
@@ -19,7 +20,7 @@ def test_images_are_anti_aliased():
     """Soft edges: many pixels lie strictly between the colours of two neighbouring regions."""
     params = world.sample_faces(8, seed=1)
     params.noise_amp[:] = 0
-    img = world.to_uint8(world.render(params)).numpy().astype(int)
+    img = to_uint8(world.render(params)).numpy().astype(int)
     horizontal_steps = np.abs(np.diff(img, axis=3)).sum(axis=1)
     assert np.mean((horizontal_steps > 0) & (horizontal_steps < 20)) > 0.05
 

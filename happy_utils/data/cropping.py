@@ -11,7 +11,6 @@ is skipped, counted and listed in `report.json`, never a crash. Crops land in sh
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from .config import device as default_device
+from ..config import device as default_device
+from ..files import atomic_path, write_text
 
 CROP_SIZE = 64
 INDEX, REPORT = "index.json", "report.json"
@@ -101,12 +101,6 @@ class Crops:
         return len(self.names)
 
 
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)  # never half-written
-
-
 def _read_index(out_dir: Path, recipe: CropRecipe) -> tuple[dict, dict]:
     index_path, report_path = out_dir / INDEX, out_dir / REPORT
     if not index_path.exists():
@@ -150,13 +144,12 @@ def crop_photos(paths: list[Path], out_dir: Path, recipe: CropRecipe = CropRecip
             boxes.append(face[0])
         if names:
             shard = f"crops-{len(index['shards']):05d}.npz"
-            tmp = out_dir / f"{shard}.tmp.npz"
-            np.savez(tmp, images=np.stack(crops), names=np.array(names), boxes=np.stack(boxes))
-            os.replace(tmp, out_dir / shard)
+            with atomic_path(out_dir / shard) as tmp:
+                np.savez(tmp, images=np.stack(crops), names=np.array(names), boxes=np.stack(boxes))
             index["shards"].append({"file": shard, "names": names})
         report["cropped"] = sum(len(s["names"]) for s in index["shards"])
-        _write_json(out_dir / REPORT, report)
-        _write_json(out_dir / INDEX, index)
+        write_text(out_dir / REPORT, json.dumps(report, indent=1))
+        write_text(out_dir / INDEX, json.dumps(index, indent=1))
         bar.update(len(todo[start:start + batch_size]))
     bar.close()
     return report

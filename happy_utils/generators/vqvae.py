@@ -9,24 +9,21 @@ codebook in use (without it a CPU-trained model collapses to a few dozen codes).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
-import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import WeightedRandomSampler
 from tqdm.auto import tqdm
 
-from .config import Preset, get_paths
-from .config import device as default_device
-from .data import as_float
-from .oracle import check_images
+from ..config import Preset, get_paths
+from ..config import device as default_device
+from ..images import as_float, check_images
+from .training import (TrainResult, cached_or_trained, data_fingerprint, plan_fingerprint, psnr, read_checkpoint,
+                       resume_training, sample_plan, save_checkpoint, save_training_state, score_change)
 
 LATENT_SIZE = 8
 CHECKPOINT_FORMAT = "happy-vqvae-v1"
@@ -111,6 +108,8 @@ class VectorQuantizer(nn.Module):
 class VQVAE(nn.Module):
     """Encoder, vector quantiser and decoder. Images are float in [0, 1]; the nets see them centred at 0."""
 
+    title = "VQ-VAE"
+    loss_keys = ("recon", "vq")
     latent_shape = (LATENT_SIZE, LATENT_SIZE)  # one code index per cell
 
     def __init__(self, cfg: VQVAEConfig = VQVAEConfig()):
@@ -119,6 +118,7 @@ class VQVAE(nn.Module):
         self.encoder = encoder(cfg)
         self.quantizer = VectorQuantizer(cfg)
         self.decoder = decoder(cfg)
+        self.meta: dict = {}  # how it was trained: set when it is trained by `load_or_train_*` or loaded
 
     @property
     def device(self) -> torch.device:
@@ -176,6 +176,18 @@ class VQVAE(nn.Module):
         self.quantizer.codebook.weight.data[idx] = flat[pick]
         return len(idx)
 
+    def finetune(self, images: torch.Tensor, epochs: float, batch_size: int, weights: torch.Tensor,
+                 seed: int) -> TrainResult:
+        """Weighted retraining: `train_vqvae` on images drawn in proportion to `weights`, constant learning rate."""
+        return train_vqvae(self, images, epochs, batch_size, weights=weights, seed=seed, progress=False,
+                           desc="fine-tune")
+
+    def quality(self, images: torch.Tensor, scorers: dict | None = None) -> dict[str, float]:
+        """Reconstruction PSNR, codebook use and, per scorer, how far the smile score moves through the model."""
+        codes = self.encode(images)
+        recon = self.decode(codes)
+        return {"psnr_db": float(psnr(recon, images).mean()), **codebook_stats(codes, self.cfg.num_codes),
+                **score_change(recon, images, scorers)}
 
 
 @torch.no_grad()
@@ -192,40 +204,7 @@ def stage_shapes(model: VQVAE) -> dict[str, list[tuple[int, int, int]]]:
     return shapes
 
 
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 # ----------------------------------------------------------------------------------------------------------- training
-
-def sample_plan(n: int, epochs: float, batch_size: int, weights: torch.Tensor | None, seed: int) -> torch.Tensor:
-    """The example indices of every training step, drawn once up front so that a resumed training sees the same ones.
-
-    Without weights: a fresh permutation per epoch. With weights: a `WeightedRandomSampler` with replacement, so an
-    example of weight w is drawn in proportion to w (weighted retraining).
-    """
-    steps = max(1, math.ceil(epochs * n / batch_size))
-    total = steps * batch_size
-    gen = torch.Generator().manual_seed(seed)
-    if weights is None:
-        order = torch.cat([torch.randperm(n, generator=gen) for _ in range(math.ceil(total / n))])
-    else:
-        weights = torch.as_tensor(weights, dtype=torch.double)
-        if weights.shape != (n,) or not torch.all(weights >= 0) or weights.sum() <= 0:
-            raise ValueError(f"weights must be {n} non-negative numbers with a positive sum, got shape "
-                             f"{tuple(weights.shape)}")
-        order = torch.tensor(list(WeightedRandomSampler(weights, total, replacement=True, generator=gen)))
-    return order[:total].view(steps, batch_size)
-
-
-@dataclass
-class TrainResult:
-    """What a training did: per-step losses and the number of dead codes re-seeded."""
-
-    history: list[dict]
-    reseeded: int
-    seconds: float
-
 
 def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: int = 128, lr: float = 1e-3,
                 weights: torch.Tensor | None = None, seed: int = 0, state_path: Path | None = None,
@@ -273,54 +252,13 @@ def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: i
             history.append({"step": step, "loss": loss.item(), "recon": rec_loss.item(), "vq": vq_loss.item()})
             bar.set_postfix(recon=f"{rec_loss.item():.4f}", vq=f"{vq_loss.item():.4f}")
         if state_path is not None and ((step + 1) % save_every == 0 or step == len(plan) - 1):
-            _save_state(state_path, model, opt, gen, usage, fingerprint, step + 1, history, reseeded,
-                        time.perf_counter() - began)
+            save_training_state(state_path, model, opt, gen, fingerprint, step + 1, history,
+                                time.perf_counter() - began, usage=usage.cpu(), reseeded=reseeded)
     model.eval()
     return TrainResult(history=history, reseeded=reseeded, seconds=time.perf_counter() - began)
 
 
-def resume_training(state_path: Path | None, fingerprint: str, model: nn.Module, opt, gen) -> dict | None:
-    """Restore model, optimiser and generator from a training's state file if it was made for the same plan;
-    the state (step, history, ...) or None for a fresh start."""
-    if state_path is None or not Path(state_path).exists():
-        return None
-    state = torch.load(state_path, map_location=model.device, weights_only=False)
-    if state.get("plan") != fingerprint:
-        return None
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    gen.set_state(state["generator"])
-    return state
-
-
-def plan_fingerprint(plan: torch.Tensor, cfg, lr: float, flag: bool) -> str:
-    """A short hash of a training's plan and settings: a state file made for another training is not resumed."""
-    h = hashlib.sha256(plan.numpy().tobytes())
-    h.update(repr((asdict(cfg), lr, flag)).encode())
-    return h.hexdigest()[:20]
-
-
-def _save_state(path: Path, model: VQVAE, opt, gen, usage, plan: str, step: int, history, reseeded: int,
-                seconds: float) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                "usage": usage.cpu(), "plan": plan, "step": step, "history": history, "reseeded": reseeded, "seconds": seconds}, tmp)
-    tmp.replace(path)
-
-
 # -------------------------------------------------------------------------------------------------------- checkpoints
-
-def save_checkpoint(model: nn.Module, path: Path, fmt: str, meta: dict | None = None) -> None:
-    """Save a model's weights with the config that built them, atomically, so loading can rebuild and check it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": fmt, "config": asdict(model.cfg),
-                "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "meta": meta or {}}, tmp)
-    tmp.replace(path)
-
 
 def save_vqvae(model: VQVAE, path: Path, meta: dict | None = None) -> None:
     save_checkpoint(model, path, CHECKPOINT_FORMAT, meta)
@@ -328,13 +266,7 @@ def save_vqvae(model: VQVAE, path: Path, meta: dict | None = None) -> None:
 
 def load_vqvae(path: Path, expected: VQVAEConfig | None = None, dev: torch.device | None = None) -> VQVAE:
     """Load a checkpoint on CPU or GPU; with `expected`, refuse one saved for another config."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"VQ-VAE checkpoint {path} not found; train one with the notebook 02 or "
-                                "`python -m happy_utils run`")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a VQ-VAE checkpoint of format {CHECKPOINT_FORMAT}")
+    ckpt = read_checkpoint(path, CHECKPOINT_FORMAT, "VQ-VAE")
     cfg = VQVAEConfig(**ckpt["config"])
     if expected is not None and cfg != expected:
         raise ValueError(f"{path} was saved for {cfg}, but {expected} is wanted; delete it or use a matching preset")
@@ -354,40 +286,7 @@ def codebook_stats(codes: torch.Tensor, num_codes: int = 256) -> dict[str, float
     return {"codes_used": int((counts > 0).sum()), "perplexity": float(entropy.exp())}
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR in dB of images in [0, 1]."""
-    mse = (as_float(a) - as_float(b)).pow(2).flatten(1).mean(1).clamp(min=1e-10)
-    return 10 * torch.log10(1.0 / mse)
-
-
-def evaluate_vqvae(model: VQVAE, images: torch.Tensor, scorers: dict | None = None) -> dict[str, float]:
-    """Reconstruction PSNR, codebook use and, per scorer, how far the smile score moves through the model.
-
-    `{name}_abs_change` is the mean |f(reconstruction) - f(original)|: a face whose teeth vanish in the decoder cannot
-    be optimised; `{name}_mean_change` tells whether reconstructions are scored higher or lower on the whole.
-    """
-    codes = model.encode(images)
-    recon = model.decode(codes)
-    return {"psnr_db": float(psnr(recon, images).mean()), **codebook_stats(codes, model.cfg.num_codes),
-            **score_change(recon, images, scorers)}
-
-
-def score_change(recon: torch.Tensor, images: torch.Tensor, scorers: dict | None) -> dict[str, float]:
-    """Per scorer, the mean |f(reconstruction) - f(original)| and the mean signed change."""
-    result = {}
-    for name, scorer in (scorers or {}).items():
-        change = scorer.score(recon).degree - scorer.score(images).degree
-        result[f"{name}_abs_change"] = float(change.abs().mean())
-        result[f"{name}_mean_change"] = float(change.mean())
-    return result
-
-
-def data_fingerprint(images: torch.Tensor) -> str:
-    """A short hash of a training set, so a cached model trained on other data is not taken for this one."""
-    return hashlib.sha256(np.ascontiguousarray(images.numpy()).tobytes()).hexdigest()[:16]
-
-
-def load_or_train(preset: Preset, images: torch.Tensor, seed: int = 0, progress: bool = True) -> VQVAE:
+def load_or_train_vqvae(preset: Preset, images: torch.Tensor, seed: int = 0, progress: bool = True) -> VQVAE:
     """The preset's pretrained VQ-VAE for these (restricted training) images: from the cache, resumed, or trained.
 
     The cache file is named by the preset, width, data and seed; an interrupted training resumes from its state file.
@@ -396,18 +295,13 @@ def load_or_train(preset: Preset, images: torch.Tensor, seed: int = 0, progress:
     wanted = {"data": data_fingerprint(images), "epochs": preset.vqvae_epochs, "batch_size": preset.vqvae_batch_size,
               "seed": seed}
     path = get_paths().cache / "vqvae" / f"{preset.name}-w{cfg.width}-{wanted['data']}-seed{seed}.pt"
-    if path.exists():
-        model = load_vqvae(path, expected=cfg)
-        if all(model.meta.get(k) == v for k, v in wanted.items()):
-            return model
-        warnings.warn(f"{path} was trained with other settings ({model.meta}); training it again", stacklevel=2)
-    torch.manual_seed(seed)
-    model = VQVAE(cfg).to(default_device())
-    state = path.with_name(path.stem + ".state.pt")
-    result = train_vqvae(model, images, preset.vqvae_epochs, preset.vqvae_batch_size, seed=seed, state_path=state,
-                         cosine=True, progress=progress, desc=f"training VQ-VAE ({preset.name})")
-    save_vqvae(model, path, meta={**wanted, "history": result.history, "seconds": round(result.seconds, 1),
-                                  "reseeded": result.reseeded})
-    state.unlink(missing_ok=True)
-    model.meta = torch.load(path, weights_only=True)["meta"]
-    return model
+
+    def train(state: Path) -> None:
+        torch.manual_seed(seed)
+        model = VQVAE(cfg).to(default_device())
+        result = train_vqvae(model, images, preset.vqvae_epochs, preset.vqvae_batch_size, seed=seed, state_path=state,
+                             cosine=True, progress=progress, desc=f"training VQ-VAE ({preset.name})")
+        save_vqvae(model, path, meta={**wanted, "history": result.history, "seconds": round(result.seconds, 1),
+                                      "reseeded": result.reseeded})
+
+    return cached_or_trained(path, wanted, lambda p: load_vqvae(p, expected=cfg), train)

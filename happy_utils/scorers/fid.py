@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from pytorch_fid.fid_score import calculate_frechet_distance
 
-from .config import device as default_device
-from .data import as_float
+from ..config import device as default_device
+from ..images import as_float
 
 
 def inception_weights() -> Path:

@@ -131,13 +131,6 @@ class SolveOutcome:
     message: str = ""
 
 
-def solver_names() -> dict[str, bool]:
-    """Which appsi solvers are importable here."""
-    from pyomo.contrib.appsi.solvers import Gurobi, Highs
-
-    return {"highs": bool(Highs().available()), "gurobi": bool(Gurobi().available())}
-
-
 def solve_appsi(model, solver: str, time_limit: float, mip_gap: float = 0.0) -> SolveOutcome:
     """Solve a Pyomo model through the appsi interface (quirk 6), loading the best solution found, if any.
 

@@ -3,7 +3,8 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from happy_utils.continuous import DNGO, Density, dngo_holdout_r2, expected_improvement, optimise_cycle
+from happy_utils.proposers.slsqp import Density, _last_feasible, expected_improvement, optimise_cycle
+from happy_utils.surrogates.dngo import DNGO, dngo_holdout_r2
 
 
 def _smooth(n, seed=0, dim=8):
@@ -67,8 +68,6 @@ def test_dngo_refuses_nonfinite_scores(bad):
 
 
 def test_an_end_outside_the_density_is_pulled_back_to_the_last_feasible_point():
-    from happy_utils.continuous import _last_feasible
-
     margin = lambda v: 1.0 - np.linalg.norm(v)  # feasible inside the unit ball  # noqa: E731
     point = _last_feasible(np.zeros(3), np.array([4.0, 0, 0]), margin)
     assert margin(point) >= 0 and point[0] == pytest.approx(1.0, abs=1e-3)

@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import SPLIT_SEEDS, Preset, get_paths
+from ..config import SPLIT_SEEDS, Preset, get_paths
 from .cropping import CropRecipe, crop_photos, load_crops
+from .faces import FaceDataset
 
 CELEBA_ENV = "HAPPY_CELEBA_DIR"
 ANNOTATION = "combined_annotation.txt"
 SPLIT_FILES = {"train": "train_attr_list.txt", "valid": "val_attr_list.txt"}  # test_attr_list.txt is not used
 ATTRIBUTES = ("Bangs", "Eyeglasses", "No_Beard", "Smiling", "Young")
 SMILING = ATTRIBUTES.index("Smiling")  # the 4th attribute column
-PREDICTOR_FILE = "predictor_128.pth.tar"
 
 IMAGE_LAYOUTS = (
     ("celeba", "img_align_celeba"),  # torchvision.datasets.CelebA(root, download=True)
@@ -108,13 +108,11 @@ def subsample(names: list[str], n: int, seed: int) -> list[str]:
 
 
 def load_celeba(split: str, cfg: Preset, root: Path | None = None, recipe: CropRecipe = CropRecipe(),
-                progress: bool = True):
+                progress: bool = True) -> FaceDataset:
     """The split's faces (the preset's number, a seeded subset), MTCNN-cropped once into the cache, with levels.
 
     Photos MTCNN cannot read or find a face in are skipped; `report.json` in the crop cache lists them.
     """
-    from .data import FaceDataset
-
     files = find_celeba(root)
     levels = read_annotation(files.annotation)
     names = subsample(read_split(files.splits[split], levels),

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import entmoot_compat as ec
-from .mio import TreeModel, parse_trees
+from .holdout import holdout_split, r2_score
 
 LATENT_CELLS = 64
 N_VALUES = 256
@@ -45,8 +45,48 @@ def check_codes(codes, name: str = "codes") -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def parse_trees(booster, sign: float = -1.0) -> list:
+    """LightGBM's trees as nested tuples with leaf values multiplied by `sign` (-1: entmoot fits -y to maximise).
+
+    A parsed tree is a leaf value (float) or a split (feature, frozenset of the values that go left, left, right).
+    """
+    def node(d):
+        if "leaf_value" in d:
+            return sign * float(d["leaf_value"])
+        if d.get("decision_type") != "==":
+            raise ValueError(f"only categorical splits are supported, got decision_type {d.get('decision_type')!r}")
+        values = frozenset(int(v) for v in str(d["threshold"]).split("||"))
+        return (int(d["split_feature"]), values, node(d["left_child"]), node(d["right_child"]))
+
+    return [node(t["tree_structure"]) for t in booster.dump_model()["tree_info"]]
+
+
+def tree_value(tree, row) -> float:
+    """The leaf value a row (one value per feature) reaches in a parsed tree."""
+    while isinstance(tree, tuple):
+        feature, values, left, right = tree
+        tree = left if row[feature] in values else right
+    return tree
+
+
 @dataclass
-class Surrogate:
+class TreeModel:
+    """What the optimiser needs of a fitted ensemble: its trees (predicting y), sizes and the training codes."""
+
+    trees: list
+    offset: float  # constant added to every prediction (y units)
+    n_features: int
+    n_values: int
+    value_counts: np.ndarray  # (n_features, n_values)
+    train_rows: np.ndarray | None = None  # (N, n_features) ints, for the exploration term
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.atleast_2d(rows)
+        return np.array([self.offset + sum(tree_value(t, r) for t in self.trees) for r in rows])
+
+
+@dataclass
+class TreeSurrogate:
     """A fitted tree ensemble over latent codes, with what the optimiser needs to know about it."""
 
     enting: object
@@ -73,11 +113,12 @@ class Surrogate:
         """Gain-based feature importance of each latent cell, as an (8, 8) grid."""
         return self.booster.feature_importance(importance_type="gain").reshape(8, 8)
 
-    def top_cells(self, t: int) -> np.ndarray:
-        """The flat indices (0..63) of the t cells of highest importance, most important first."""
-        if not isinstance(t, (int, np.integer)) or not 1 <= t <= LATENT_CELLS:
-            raise ValueError(f"t (the number of free cells) must be an integer in 1..{LATENT_CELLS}, got {t!r}")
-        return np.argsort(-self.importance().ravel(), kind="stable")[:t]
+    def top_cells(self, free_cells: int) -> np.ndarray:
+        """The flat indices (0..63) of the `free_cells` (the paper's t) cells of highest importance, most important
+        first: the cells the MIO may change."""
+        if not isinstance(free_cells, (int, np.integer)) or not 1 <= free_cells <= LATENT_CELLS:
+            raise ValueError(f"free_cells (t) must be an integer in 1..{LATENT_CELLS}, got {free_cells!r}")
+        return np.argsort(-self.importance().ravel(), kind="stable")[:free_cells]
 
 
 def learning_rate(n_trees: int) -> float:
@@ -85,8 +126,8 @@ def learning_rate(n_trees: int) -> float:
     return min(0.2, PAPER_LGBM["learning_rate"] * PAPER_LGBM["num_boost_round"] / n_trees)
 
 
-def fit_surrogate(codes, y, n_trees: int = 800, seed: int = 0, uncertainty: bool = False,
-                  **lgbm_overrides) -> Surrogate:
+def fit_trees(codes, y, n_trees: int = 800, seed: int = 0, uncertainty: bool = False,
+              **lgbm_overrides) -> TreeSurrogate:
     """Fit h on code grids and their scores, through ENTMOOT's `Enting`."""
     X = check_codes(codes)
     y = np.asarray(y, dtype=np.float64).ravel()
@@ -100,14 +141,7 @@ def fit_surrogate(codes, y, n_trees: int = 800, seed: int = 0, uncertainty: bool
     enting = ec.make_enting(problem, params)
     ec.fit_enting(enting, X, y, uncertainty=uncertainty)
     ec.drop_single_leaf_trees(enting)
-    return Surrogate(enting=enting, train_rows=X, params=params)
-
-
-def r2_score(y_true, y_pred) -> float:
-    """Coefficient of determination; NaN when the true scores do not vary (nothing to explain)."""
-    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    total = np.sum((y_true - y_true.mean()) ** 2)
-    return float(1.0 - np.sum((y_true - y_pred) ** 2) / total) if total > 0 else float("nan")
+    return TreeSurrogate(enting=enting, train_rows=X, params=params)
 
 
 def holdout_r2(codes, y, n_trees: int = 800, holdout: float = 0.2, seed: int = 0, **lgbm_overrides
@@ -115,9 +149,7 @@ def holdout_r2(codes, y, n_trees: int = 800, holdout: float = 0.2, seed: int = 0
     """Held-out R^2 of a surrogate fitted on the rest; also returns the held-out scores and predictions."""
     X = check_codes(codes)
     y = np.asarray(y, dtype=np.float64).ravel()
-    order = np.random.default_rng(seed).permutation(len(X))
-    n_test = max(1, int(round(holdout * len(X))))
-    test, train = order[:n_test], order[n_test:]
-    model = fit_surrogate(X[train], y[train], n_trees=n_trees, seed=seed, **lgbm_overrides)
+    test, train = holdout_split(len(X), holdout, seed)
+    model = fit_trees(X[train], y[train], n_trees=n_trees, seed=seed, **lgbm_overrides)
     pred = model.predict(X[test])
     return r2_score(y[test], pred), y[test], pred

@@ -22,37 +22,16 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyomo.environ as pyo
 
-from . import entmoot_compat as ec
+from ..surrogates import entmoot_compat as ec
+from ..surrogates.trees import TreeModel, TreeSurrogate, check_codes, fit_trees, tree_value
+from .base import Proposal
 
 SOLVERS = ("highs", "gurobi")
 
-# A parsed tree is a leaf value (float) or a split (feature, frozenset of values that go left, left, right).
-Tree = "float | tuple"
-
-
 class MIOCheckError(AssertionError):
     """The solver's answer disagrees with the trees: a bug, never a property of the data."""
-
-
-def parse_trees(booster, sign: float = -1.0) -> list:
-    """LightGBM's trees as nested tuples with leaf values multiplied by `sign` (-1: entmoot fits -y to maximise)."""
-    def node(d):
-        if "leaf_value" in d:
-            return sign * float(d["leaf_value"])
-        if d.get("decision_type") != "==":
-            raise ValueError(f"only categorical splits are supported, got decision_type {d.get('decision_type')!r}")
-        values = frozenset(int(v) for v in str(d["threshold"]).split("||"))
-        return (int(d["split_feature"]), values, node(d["left_child"]), node(d["right_child"]))
-
-    return [node(t["tree_structure"]) for t in booster.dump_model()["tree_info"]]
-
-
-def tree_value(tree, row) -> float:
-    while isinstance(tree, tuple):
-        feature, values, left, right = tree
-        tree = left if row[feature] in values else right
-    return tree
 
 
 def _features(tree) -> set[int]:
@@ -69,22 +48,6 @@ def prune(tree, fixed: np.ndarray, row: np.ndarray):
     if fixed[feature]:
         return prune(left if row[feature] in values else right, fixed, row)
     return (feature, values, prune(left, fixed, row), prune(right, fixed, row))
-
-
-@dataclass
-class TreeModel:
-    """What the optimiser needs of a fitted ensemble: its trees (predicting y), sizes and the training codes."""
-
-    trees: list
-    offset: float  # constant added to every prediction (y units)
-    n_features: int
-    n_values: int
-    value_counts: np.ndarray  # (n_features, n_values)
-    train_rows: np.ndarray | None = None  # (N, n_features) ints, for the exploration term
-
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        rows = np.atleast_2d(rows)
-        return np.array([self.offset + sum(tree_value(t, r) for t in self.trees) for r in rows])
 
 
 @dataclass
@@ -221,8 +184,6 @@ def _leaves_and_splits(tree) -> tuple[list[float], list[tuple]]:
 def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs", time_limit: float = 60.0,
                  beta: float = 0.0) -> MIOResult:
     """Maximise the ensemble (+ beta * uncertainty) over the free features of `base`: pruned, value-classed."""
-    import pyomo.environ as pyo
-
     start = time.perf_counter()
     base = np.asarray(base, dtype=np.int64)
     free = check_free(free, model.n_features)
@@ -365,14 +326,12 @@ def solve_full(enting, model: TreeModel, base: np.ndarray, free, solver: str = "
     return result
 
 
-def optimize(surrogate, base_code, free_cells, method: str = "pruned", solver: str = "highs",
+def optimize(surrogate: TreeSurrogate, base_code, free_cells, method: str = "pruned", solver: str = "highs",
              time_limit: float = 60.0, beta: float = 0.0) -> MIOResult:
     """One query: maximise a fitted `Surrogate` over `free_cells` (flat indices 0..63) of `base_code` (8x8).
 
     `method` 'pruned' is the fast exact path; 'full' is ENTMOOT's own model, kept as the reference.
     """
-    from .surrogate import check_codes
-
     base = check_codes(np.asarray(base_code)[None], "base_code")[0]
     if method not in ("pruned", "full"):
         raise ValueError(f"unknown method {method!r}; use 'pruned' or 'full'")
@@ -383,3 +342,25 @@ def optimize(surrogate, base_code, free_cells, method: str = "pruned", solver: s
     if method == "pruned":
         return solve_pruned(surrogate.tree_model, base, free_cells, solver, time_limit, beta)
     return solve_full(surrogate.enting, surrogate.tree_model, base, free_cells, solver, time_limit, beta)
+
+
+class MIOProposer:
+    """The paper's query: refit the trees on all data, solve the MIO over the t most important cells of the base."""
+
+    name = "mio"
+
+    def __init__(self, free_cells: int, n_trees: int, seed: int, solver: str = "highs", time_limit: float = 60.0,
+                 beta: float = 0.0):
+        self.free_cells, self.n_trees, self.seed = free_cells, n_trees, seed
+        self.solver, self.time_limit, self.beta = solver, time_limit, beta
+
+    def propose(self, q: int, latents: np.ndarray, labels: np.ndarray, base: np.ndarray) -> Proposal:
+        start = time.perf_counter()
+        surrogate = fit_trees(latents, labels, n_trees=self.n_trees, seed=self.seed)
+        fit_s = time.perf_counter() - start
+        result = optimize(surrogate, base, surrogate.top_cells(self.free_cells), solver=self.solver,
+                          time_limit=self.time_limit, beta=self.beta)
+        return Proposal(latent=result.code, fit_s=fit_s, solve_s=result.seconds,
+                        record={"free": result.free, "surrogate": result.value, "objective": result.objective,
+                                "status": result.status, "gap": result.gap, "solver": result.solver,
+                                "n_vars": result.n_vars, "message": result.message})

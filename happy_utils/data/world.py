@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-IMAGE_SIZE = 64
+from ..images import IMAGE_SIZE
 
 #: The smile ingredients, each in [0, 1]. "left" and "right" are as seen by the viewer (image left / right).
 INGREDIENTS: tuple[str, ...] = (
@@ -411,7 +411,3 @@ def ingredient_regions(params: FaceParams) -> dict[str, np.ndarray]:
     }
     return {name: regions[name].numpy() for name in INGREDIENTS}
 
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Quantise float images in [0, 1] to uint8, as they are stored."""
-    return (images.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8)

@@ -1,8 +1,7 @@
-"""Face data sets: one container for every source, the synthetic world's cached builder, and the source switch.
+"""Face data sets: one container for every source, and the synthetic world's cached builder.
 
 Why: every later stage (VQ-VAE, surrogate, loop, evaluation) needs the same thing from the data: uint8 images
 (N, 3, 64, 64) with smile levels 0-5, the restricted training split (label <= 2) and the unseen target split (3-5).
-`load_faces` is the seam between data sources; the synthetic world is the default, CelebA plugs in behind it.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import warnings
 import zipfile
 from dataclasses import dataclass, fields
@@ -20,8 +18,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..files import atomic_path
+from ..images import as_float, to_uint8
 from . import world
-from .config import SPLIT_SEEDS, Preset, get_paths, get_preset, get_source
 
 TARGET_LEVELS = (3, 4, 5)
 
@@ -65,35 +64,12 @@ class FaceDataset:
         return as_float(self.images)
 
 
-def as_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images scaled to float32 in [0, 1]; float images unchanged."""
-    return images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
-
-
-def load_faces(split: str = "train", preset: Preset | str | None = None, source: str | None = None) -> FaceDataset:
-    """The faces of a split ('train' or 'valid') for the preset's size, from the configured source.
-
-    The synthetic world is rendered once and cached; 'celeba' crops CelebA once (MTCNN) and reads CelebA-Dialog's
-    smile levels (see `happy_utils.celeba`).
-    """
-    cfg = preset if isinstance(preset, Preset) else get_preset(preset)
-    if split not in SPLIT_SEEDS:
-        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLIT_SEEDS)}")
-    source = get_source(source)
-    if source == "celeba":
-        from .celeba import load_celeba
-
-        return load_celeba(split, cfg)
-    n = cfg.train_size if split == "train" else cfg.valid_size
-    return build_world(n, SPLIT_SEEDS[split], get_paths().cache / "world", name=split)
-
-
 def render_faces(n: int, seed: int, batch: int = 2048, progress: bool = True) -> FaceDataset:
     """Render n synthetic faces of a seed, uncached, in chunks with a progress bar."""
     params = world.sample_faces(n, seed)
     images = torch.empty(n, 3, world.IMAGE_SIZE, world.IMAGE_SIZE, dtype=torch.uint8)
     for start in tqdm(range(0, n, batch), desc=f"rendering {n} faces", disable=not progress, leave=False):
-        images[start:start + batch] = world.to_uint8(world.render(params[start:start + batch]))
+        images[start:start + batch] = to_uint8(world.render(params[start:start + batch]))
     return FaceDataset(
         images=images,
         labels=torch.from_numpy(params.label),
@@ -105,7 +81,7 @@ def render_faces(n: int, seed: int, batch: int = 2048, progress: bool = True) ->
 @functools.lru_cache(maxsize=1)
 def renderer_fingerprint() -> str:
     """A hash of a few rendered faces: it changes whenever the renderer's output does, which makes a cache stale."""
-    probe = world.to_uint8(world.render(world.sample_faces(6, seed=12345)))
+    probe = to_uint8(world.render(world.sample_faces(6, seed=12345)))
     return hashlib.sha256(probe.numpy().tobytes()).hexdigest()[:16]
 
 
@@ -125,9 +101,7 @@ def build_world(n: int, seed: int, cache_dir: Path, name: str = "faces") -> Face
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
             warnings.warn(f"corrupt face cache {path} ({type(err).__name__}: {err}); rebuilding it", stacklevel=2)
     faces = render_faces(n, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # unique: parallel notebooks may build the same set
-    np.savez(tmp, images=faces.images.numpy(), labels=faces.labels.numpy(), degree=faces.degree.numpy(),
-             ingredients=faces.ingredients.numpy(), meta=json.dumps(meta))
-    os.replace(tmp, path)  # never leave a half-written cache behind
+    with atomic_path(path) as tmp:  # never a half-written cache; parallel notebooks may build the same set
+        np.savez(tmp, images=faces.images.numpy(), labels=faces.labels.numpy(), degree=faces.degree.numpy(),
+                 ingredients=faces.ingredients.numpy(), meta=json.dumps(meta))
     return faces

@@ -12,7 +12,6 @@ Fine-tuning with rank weights goes through the same `sample_plan` as the VQ-VAE'
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import Preset, get_paths
-from .config import device as default_device
-from .data import as_float
-from .oracle import check_images
-from .vqvae import (TrainResult, data_fingerprint, plan_fingerprint, psnr, resume_training, sample_plan,
-                    save_checkpoint, score_change)
+from ..config import Preset, get_paths
+from ..config import device as default_device
+from ..images import as_float, check_images
+from .training import (TrainResult, cached_or_trained, data_fingerprint, plan_fingerprint, psnr, read_checkpoint,
+                       resume_training, sample_plan, save_checkpoint, save_training_state, score_change)
 
 CHECKPOINT_FORMAT = "happy-vae-v1"
 BATCH_SIZE, LR = 64, 1e-4  # Table 7
@@ -54,11 +52,15 @@ def _up(cin: int, cout: int) -> nn.Sequential:
 class VAE(nn.Module):
     """64x64 images in [0, 1] <-> 64-dimensional Gaussian latents; `encode` gives the posterior means."""
 
+    title = "VAE"
+    loss_keys = ("recon", "kl")
+
     def __init__(self, cfg: VAEConfig = VAEConfig()):
         super().__init__()
         self.cfg = cfg
         w, top = cfg.width, 16 * cfg.width
         self.latent_shape = (cfg.latent_dim,)
+        self.meta: dict = {}  # how it was trained: set when it is trained by `load_or_train_*` or loaded
         self.encoder = nn.Sequential(_down(3, w), _down(w, 2 * w), _down(2 * w, 4 * w), _down(4 * w, 8 * w),
                                      _down(8 * w, top), nn.Flatten(), nn.Linear(top * 4, 2 * cfg.latent_dim))
         self.decoder = nn.Sequential(nn.Linear(cfg.latent_dim, top * 4), nn.LeakyReLU(), nn.Unflatten(1, (top, 2, 2)),
@@ -96,6 +98,17 @@ class VAE(nn.Module):
 
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(images))
+
+    def finetune(self, images: torch.Tensor, epochs: float, batch_size: int, weights: torch.Tensor,
+                 seed: int) -> TrainResult:
+        """Weighted retraining: `train_vae` on images drawn in proportion to `weights`, beta at its final value."""
+        return train_vae(self, images, epochs, batch_size, weights=weights, seed=seed, anneal=False, progress=False,
+                         desc="fine-tune")
+
+    def quality(self, images: torch.Tensor, scorers: dict | None = None) -> dict[str, float]:
+        """Reconstruction PSNR (through the posterior mean) and how far each scorer's smile score moves."""
+        recon = self.reconstruct(images)
+        return {"psnr_db": float(psnr(recon, images).mean()), **score_change(recon, images, scorers)}
 
 
 def beta_at(step: int, total_steps: int) -> float:
@@ -143,12 +156,8 @@ def train_vae(model: VAE, images: torch.Tensor, epochs: float, batch_size: int =
             history.append({"step": step, "loss": loss.item(), "recon": recon.item(), "kl": kl.item(), "beta": beta})
             bar.set_postfix(recon=f"{recon.item():.1f}", kl=f"{kl.item():.1f}", beta=f"{beta:.2g}")
         if state_path is not None and ((step + 1) % save_every == 0 or step == len(plan) - 1):
-            Path(state_path).parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(str(state_path) + ".tmp")
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                        "plan": fingerprint, "step": step + 1, "history": history,
-                        "seconds": time.perf_counter() - began}, tmp)
-            tmp.replace(state_path)
+            save_training_state(state_path, model, opt, gen, fingerprint, step + 1, history,
+                                time.perf_counter() - began)
     model.eval()
     return TrainResult(history=history, reseeded=0, seconds=time.perf_counter() - began)
 
@@ -158,9 +167,7 @@ def save_vae(model: VAE, path: Path, meta: dict | None = None) -> None:
 
 
 def load_vae(path: Path, dev: torch.device | None = None) -> VAE:
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a VAE checkpoint of format {CHECKPOINT_FORMAT}; delete it to retrain")
+    ckpt = read_checkpoint(path, CHECKPOINT_FORMAT, "VAE")
     model = VAE(VAEConfig(**ckpt["config"]))
     model.load_state_dict(ckpt["state_dict"])
     model.meta = ckpt["meta"]
@@ -172,23 +179,12 @@ def load_or_train_vae(preset: Preset, images: torch.Tensor, seed: int = 0, progr
     cfg = VAEConfig(width=preset.vae_width)
     wanted = {"data": data_fingerprint(images), "epochs": preset.vae_epochs, "seed": seed}
     path = get_paths().cache / "vae" / f"{preset.name}-w{cfg.width}-{wanted['data']}-seed{seed}.pt"
-    if path.exists():
-        model = load_vae(path)
-        if model.cfg == cfg and all(model.meta.get(k) == v for k, v in wanted.items()):
-            return model
-        warnings.warn(f"{path} was trained with other settings ({model.meta}); training it again", stacklevel=2)
-    torch.manual_seed(seed)
-    model = VAE(cfg).to(default_device())
-    state = path.with_name(path.stem + ".state.pt")
-    result = train_vae(model, images, preset.vae_epochs, seed=seed, state_path=state, progress=progress,
-                       desc=f"training VAE ({preset.name})")
-    save_vae(model, path, meta={**wanted, "history": result.history, "seconds": round(result.seconds, 1)})
-    state.unlink(missing_ok=True)
-    model.meta = torch.load(path, weights_only=True)["meta"]
-    return model
 
+    def train(state: Path) -> None:
+        torch.manual_seed(seed)
+        model = VAE(cfg).to(default_device())
+        result = train_vae(model, images, preset.vae_epochs, seed=seed, state_path=state, progress=progress,
+                           desc=f"training VAE ({preset.name})")
+        save_vae(model, path, meta={**wanted, "history": result.history, "seconds": round(result.seconds, 1)})
 
-def evaluate_vae(model: VAE, images: torch.Tensor, scorers: dict | None = None) -> dict[str, float]:
-    """Reconstruction PSNR (through the posterior mean) and how far each scorer's smile score moves."""
-    recon = model.reconstruct(images)
-    return {"psnr_db": float(psnr(recon, images).mean()), **score_change(recon, images, scorers)}
+    return cached_or_trained(path, wanted, load_vae, train)

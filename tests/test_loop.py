@@ -4,14 +4,17 @@ import numpy as np
 import pytest
 import torch
 
+from happy_utils import loop
 from happy_utils import records as records_module
-from happy_utils import retraining
-from happy_utils.data import render_faces
-from happy_utils.latent import LatentSet, label_codes
-from happy_utils.oracle import load_scorer
+from happy_utils.data.faces import render_faces
+from happy_utils.generators.vae import VAE, VAEConfig, train_vae
+from happy_utils.generators.vqvae import VQVAE, VQVAEConfig, train_vqvae
+from happy_utils.latents import LatentSet, label_latents
+from happy_utils.loop import LoopConfig, rank_weights, run_loop
+from happy_utils.proposers import mio
 from happy_utils.records import RunDir, RunDirError
-from happy_utils.retraining import LoopConfig, rank_weights, run_loop
-from happy_utils.vqvae import VQVAE, VQVAEConfig, train_vqvae
+from happy_utils.scorers.loading import load_scorer
+from happy_utils.surrogates import dngo
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,8 @@ def latent(oracle):
     vq = VQVAE(VQVAEConfig(width=8))
     train_vqvae(vq, faces.images, epochs=3, batch_size=16, progress=False)
     codes = vq.encode(faces.images)
-    return LatentSet(faces=faces, vq=vq, codes=codes, scores=label_codes(vq, codes, oracle), target="decoded")
+    return LatentSet(faces=faces, generator=vq, latents=codes, labels=label_latents(vq, codes, oracle),
+                     target="decoded")
 
 
 CFG = LoopConfig(budget=6, retrain_every=3, rank_k=1e-3, free_cells=4, seed=7, batch_size=16, n_trees=40,
@@ -43,7 +47,7 @@ def test_rank_weights():
 
 
 def test_loop_records_every_query_and_retrains_every_r(tmp_path, latent, oracle):
-    before = {k: v.clone() for k, v in latent.vq.state_dict().items()}
+    before = {k: v.clone() for k, v in latent.generator.state_dict().items()}
     run = run_loop(tmp_path / "wr", latent, CFG, oracle, progress=False)
     assert [r["index"] for r in run.records] == list(range(6)) and len(run.images) == 6
     assert [r["retrain"] is not None for r in run.records] == [False, False, True, False, False, True]
@@ -53,26 +57,26 @@ def test_loop_records_every_query_and_retrains_every_r(tmp_path, latent, oracle)
         changed = np.flatnonzero(np.array(r["code"]) != np.array(r["base_code"]))
         assert set(changed) <= set(r["free"]) and len(r["free"]) == 4
     torch.testing.assert_close(oracle.score(run.images).degree, torch.tensor([r["score"] for r in run.records]))
-    assert run.records[3]["data_size"] == len(latent.codes) + 3
-    for k, v in latent.vq.state_dict().items():  # the pretrained model is left as it was
+    assert run.records[3]["data_size"] == len(latent.latents) + 3
+    for k, v in latent.generator.state_dict().items():  # the pretrained model is left as it was
         assert torch.equal(v, before[k])
 
 
 def test_without_weighted_retraining_nothing_is_fine_tuned(tmp_path, latent, oracle, monkeypatch):
     calls = []
-    monkeypatch.setattr(retraining, "train_vqvae", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr(VQVAE, "finetune", lambda *a, **k: calls.append(1))
     run = run_loop(tmp_path / "nowr", latent, LoopConfig(**{**vars(CFG), "weighted_retraining": False}), oracle,
                    progress=False)
     assert len(run.records) == 6 and not calls and all(r["retrain"] is None for r in run.records)
 
 
 @pytest.mark.parametrize("where, call", [("append", 2), ("save_state", 4), ("_retrain", 1), ("_retrain", 2),
-                                         ("fit_surrogate", 5)])
+                                         ("fit_trees", 5)])
 def test_a_killed_run_resumes_without_losing_or_repeating_a_query(tmp_path, latent, oracle, monkeypatch, where,
                                                                     call):
     straight = run_loop(tmp_path / "straight", latent, CFG, oracle, progress=False).records
 
-    target = RunDir if where in ("append", "save_state") else retraining
+    target = {"append": RunDir, "save_state": RunDir, "_retrain": loop, "fit_trees": mio}[where]
     real = getattr(target, where)
     count = {"n": 0}
 
@@ -96,7 +100,7 @@ def test_a_killed_run_resumes_without_losing_or_repeating_a_query(tmp_path, late
 
 def test_a_finished_run_started_again_does_nothing(tmp_path, latent, oracle, monkeypatch):
     first = run_loop(tmp_path / "done", latent, CFG, oracle, progress=False)
-    monkeypatch.setattr(retraining, "fit_surrogate", lambda *a, **k: pytest.fail("a finished run must not query"))
+    monkeypatch.setattr(mio, "fit_trees", lambda *a, **k: pytest.fail("a finished run must not query"))
     again = run_loop(tmp_path / "done", latent, CFG, oracle, progress=False)
     assert again.records == first.records and torch.equal(again.images, first.images)
 
@@ -144,8 +148,8 @@ def test_records_are_plain_json(tmp_path, latent, oracle):
 
 
 def test_random_search_changes_at_most_t_cells_and_fits_nothing(tmp_path, latent, oracle, monkeypatch):
-    monkeypatch.setattr(retraining, "fit_surrogate", lambda *a, **k: pytest.fail("random search fits no surrogate"))
-    cfg = LoopConfig(**{**CFG.__dict__, "method": "random", "weighted_retraining": False})
+    monkeypatch.setattr(mio, "fit_trees", lambda *a, **k: pytest.fail("random search fits no surrogate"))
+    cfg = LoopConfig(**{**CFG.__dict__, "proposer": "random", "weighted_retraining": False})
     run = run_loop(tmp_path / "random", latent, cfg, oracle, progress=False)
     for r in run.records:
         changed = np.flatnonzero(np.array(r["code"]) != np.array(r["base_code"]))
@@ -156,21 +160,17 @@ def test_random_search_changes_at_most_t_cells_and_fits_nothing(tmp_path, latent
 
 @pytest.fixture(scope="module")
 def vae_latent(oracle):
-    from happy_utils.vae import VAE, VAEConfig, train_vae
-
     faces = render_faces(300, seed=32, progress=False).restricted()
     torch.manual_seed(0)
     vae = VAE(VAEConfig(width=4))
     train_vae(vae, faces.images, epochs=2, batch_size=16, progress=False)
     z = vae.encode(faces.images)
-    return LatentSet(faces=faces, vq=vae, codes=z, scores=label_codes(vae, z, oracle), target="decoded")
+    return LatentSet(faces=faces, generator=vae, latents=z, labels=label_latents(vae, z, oracle), target="decoded")
 
 
 def test_the_vae_baseline_runs_in_the_same_loop_and_resumes_mid_cycle(tmp_path, vae_latent, oracle, monkeypatch):
-    from happy_utils import continuous
-
-    cfg = LoopConfig(budget=6, retrain_every=3, rank_k=1e-3, free_cells=4, seed=3, method="dngo")
-    monkeypatch.setattr(continuous, "MAX_STEPS", 200)
+    cfg = LoopConfig(budget=6, retrain_every=3, rank_k=1e-3, free_cells=4, seed=3, proposer="slsqp", batch_size=64)
+    monkeypatch.setattr(dngo, "MAX_STEPS", 200)
     straight = run_loop(tmp_path / "straight", vae_latent, cfg, oracle, progress=False).records
     assert [r["solver"] for r in straight] == ["slsqp"] * 6 and len(straight[0]["code"]) == 64
     assert [r["retrain"] is not None for r in straight] == [False, False, True, False, False, True]

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import device as default_device
-from .oracle import N_LEVELS, SmileScorer
+from ..config import device as default_device
+from .base import N_LEVELS, SmileScorer
 
 #: The heads of the checkpoint: CelebA attribute number -> CelebA-Dialog attribute.
 HEADS = {6: "Bangs", 16: "Eyeglasses", 25: "No_Beard", 32: "Smiling", 40: "Young"}
@@ -26,6 +26,7 @@ INPUT_SIZE = 128
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TEMPERATURE = 3.0
+PREDICTOR_FILE = "predictor_128.pth.tar"
 WHERE = ("Talk-to-Edit's predictor_128.pth.tar is published on the Google Drive linked from "
          "https://github.com/yumingj/Talk-to-Edit (download/pretrained_models); put it in $HAPPY_CELEBA_DIR.")
 

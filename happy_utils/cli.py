@@ -1,0 +1,133 @@
+"""Command line: `python -m happy_utils {run, compare, bench, train-oracle, eval-oracle} ...`; `--help` on each.
+
+Why: the whole experiment (many seeds, no notebook) and the benchmarks run from a shell; each command resolves its
+arguments and the environment once into a spec and calls the same functions as the notebooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+from .bench import BENCHMARKS
+from .config import PRESETS, SOURCES, get_paths, setup
+from .experiments.compare import comparison_specs, run_comparison
+from .experiments.run import run_experiment
+from .experiments.spec import RunSpec
+from .experiments.tables import print_comparison
+from .experiments.variants import VARIANTS
+from .files import write_checksum
+from .scorers.loading import SHIPPED, evaluate_scorers
+from .scorers.synthetic import train_scorer
+
+
+def _run(args: argparse.Namespace) -> None:
+    spec = RunSpec.resolve(args.preset, args.source, args.variant, args.seeds, budget=args.budget,
+                           free_cells=args.free_cells)
+    setup(spec.preset.name)
+    out = Path(args.out) if args.out else get_paths().runs / f"{spec.preset.name}-{args.variant}"
+    run_experiment(spec, out)
+
+
+def _compare(args: argparse.Namespace) -> None:
+    variants = args.variants.split(",") if args.variants else None
+    specs = comparison_specs(args.preset, args.source, args.seeds, variants, budget=args.budget)
+    setup(specs[0].preset.name)
+    out = Path(args.out) if args.out else get_paths().runs / f"compare-{specs[0].preset.name}"
+    print_comparison(run_comparison(specs, out))
+
+
+def _bench(args: argparse.Namespace) -> None:
+    kwargs = {"as_json": args.json}
+    if args.n:
+        kwargs["n"] = args.n
+    if args.preset:
+        if args.name != "mio":
+            sys.exit("error: --preset only applies to 'bench mio'")
+        kwargs["preset"] = args.preset
+    BENCHMARKS[args.name](**kwargs)
+
+
+def _train_oracle(args: argparse.Namespace) -> None:
+    cfg = setup(args.preset)
+    out_dir = Path(args.out) if args.out else get_paths().data
+    for which in (SHIPPED if args.which == "both" else [args.which]):
+        filename, seed = SHIPPED[which]
+        path = out_dir / filename
+        ckpt = train_scorer(which, seed, cfg.oracle_images_per_epoch, cfg.oracle_epochs, path)
+        write_checksum(path)
+        print(json.dumps({which: ckpt["meta"]["history"][-1], "path": str(path)}))
+
+
+def _eval_oracle(args: argparse.Namespace) -> None:
+    setup()
+    result = evaluate_scorers(args.seed, args.n)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for which, m in result.items():
+            print(f"{which:7s} exact {m['exact_acc']:.3f}  within one {m['within_one_acc']:.3f}  "
+                  f"MAE {m['mae']:.3f}  ({args.n} faces of seed {args.seed})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m happy_utils", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    presets = list(PRESETS)
+
+    run = sub.add_parser("run", help="run the experiment's stages and write a summary and figures")
+    run.add_argument("--preset", choices=presets, help="size preset (default: $HAPPY_PRESET or laptop)")
+    run.add_argument("--source", choices=SOURCES, help="data source (default: $HAPPY_SOURCE or "
+                                                                       "synthetic)")
+    run.add_argument("--out", help="run directory (default: runs/PRESET-VARIANT); an interrupted run resumes there")
+    run.add_argument("--seeds", help="seeds, e.g. 0-2 or 0,3,5 (default: the preset's n_seeds, from 0)")
+    run.add_argument("--variant", choices=list(VARIANTS), default="vqvae-wr",
+                     help="; ".join(f"{v.name}: {v.title}" for v in VARIANTS.values()) + " (default: vqvae-wr)")
+    run.add_argument("--budget", type=int, help="queries per seed (default: the preset's)")
+    run.add_argument("--free-cells", type=int, help="free latent cells t (default: the variant's, else the "
+                                                    "preset's; a variant that fixes t refuses another)")
+    run.set_defaults(func=_run)
+
+    comp = sub.add_parser("compare", help="run every variant with the same seeds, then Figure 3 and Table 1")
+    comp.add_argument("--preset", choices=presets, help="size preset (default: $HAPPY_PRESET or laptop)")
+    comp.add_argument("--source", choices=SOURCES, help="data source (default: $HAPPY_SOURCE or "
+                                                                        "synthetic)")
+    comp.add_argument("--seeds", help="seeds, e.g. 0-2 (default: the preset's n_seeds, from 0)")
+    comp.add_argument("--variants", help=f"comma-separated, from {', '.join(VARIANTS)} (default: all)")
+    comp.add_argument("--budget", type=int, help="queries per seed (default: the preset's)")
+    comp.add_argument("--out", help="folder of the variants' runs and the comparison (default: runs/compare-PRESET)")
+    comp.set_defaults(func=_compare)
+
+    bench = sub.add_parser("bench", help="benchmarks that compare variants side by side")
+    bench.add_argument("name", choices=list(BENCHMARKS))
+    bench.add_argument("--n", type=int, help="number of items to time (mio: planted training codes)")
+    bench.add_argument("--preset", choices=presets, help="mio only: use this preset's real latent codes")
+    bench.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
+    bench.set_defaults(func=_bench)
+
+    train = sub.add_parser("train-oracle", help="train the synthetic oracle and/or judge and write their checksums")
+    train.add_argument("--which", choices=["oracle", "judge", "both"], default="both")
+    train.add_argument("--preset", choices=presets, help="training size (the shipped weights: laptop)")
+    train.add_argument("--out", help="folder for the weights (default: data/)")
+    train.set_defaults(func=_train_oracle)
+
+    ev = sub.add_parser("eval-oracle", help="oracle and judge quality on freshly rendered faces of a seed")
+    ev.add_argument("--seed", type=int, required=True, help="a seed the scorers never saw in training")
+    ev.add_argument("--n", type=int, default=2000, help="number of faces (default 2000)")
+    ev.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
+    ev.set_defaults(func=_eval_oracle)
+
+    args = parser.parse_args(argv)
+    matplotlib.use("Agg")  # the command line draws into files only
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError) as err:  # RunDirError is a ValueError
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

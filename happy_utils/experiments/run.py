@@ -1,0 +1,109 @@
+"""The main job: every stage of the method in order, timed, with a summary and figures in one run directory.
+
+Why: the notebooks teach one stage each; a user who wants the whole experiment (many seeds, no notebook) runs
+`python -m happy_utils run`, which calls the same functions and leaves everything in one run directory:
+data (render or load the faces), oracle (its quality, the restricted set's reference scores), the generator (train or
+load, reconstruction quality), surrogate (held-out R^2, importance), loop (the optimisation, per seed, resumable) and
+the summary (Top-K per seed and over seeds, by the oracle and the judge, time per stage and per query).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .. import metrics, plotting
+from ..data import world
+from ..files import write_text
+from ..latents import LatentSet
+from ..loop import run_loop
+from ..records import RunDir
+from .spec import RunSpec
+from .stages import prepare, stage
+from .tables import print_run_table
+
+
+def _mask(cells: np.ndarray) -> np.ndarray:
+    mask = np.zeros(64, dtype=bool)
+    mask[cells] = True
+    return mask.reshape(8, 8)
+
+
+def run_experiment(spec: RunSpec, out: Path, progress: bool = True) -> dict:
+    """Run every stage of `spec` and write `summary.json` and figures into `out` (resumable, per seed)."""
+    cfg, source, variant = spec.preset, spec.source, spec.variant
+    run = RunDir(out, spec.config())
+    out = run.path
+    prepared = prepare(cfg, source, variant.generator, progress)
+    timings, figures = dict(prepared.timings), dict(prepared.figures)
+    generator, restricted, references = prepared.generator, prepared.restricted, prepared.references
+    surrogate_summary = dict(prepared.surrogate_summary)
+    if prepared.surrogate is not None:  # the trees: which cells the loop's MIO will free
+        top = prepared.surrogate.top_cells(spec.free_cells)
+        figures["surrogate_importance"] = plotting.code_map(
+            generator.decode(prepared.latents[:1])[0], values=prepared.surrogate.importance(), outline=_mask(top),
+            title=f"gain importance, top {spec.free_cells} cells outlined").figure
+        surrogate_summary.update(top_cells=[divmod(int(c), 8) for c in top],
+                                 top_cells_in_lower_half=float(np.mean(top >= 32)))
+
+    with stage("loop", timings):
+        latent = LatentSet(faces=restricted, generator=generator, latents=prepared.latents, labels=prepared.labels,
+                           target="decoded")
+        records, images = {}, {}
+        extra = {"preset": cfg.name, "source": source, "variant": variant.name,
+                 variant.generator: generator.meta["data"]}
+        for s in spec.seeds:
+            start = time.perf_counter()
+            result = run_loop(out / f"seed{s}", latent, spec.loop_config(s), prepared.scorers["oracle"],
+                              prepared.scorers.get("judge"), extra_config=extra, progress=progress)
+            records[s], images[s] = result.records, result.images
+            timings[f"loop_seed{s}"] = round(time.perf_counter() - start, 2)
+
+    per_seed = {s: {**metrics.seed_summary(recs), "training": references} for s, recs in records.items()}
+    curves = {k: metrics.curves(records, k) for k in metrics.TOP_KS}
+    refs = {"training set, raw (oracle)": {k: references["raw"]["oracle"][f"top{k}"] for k in metrics.TOP_KS},
+            "training set, reconstructed (oracle)": {k: references["reconstructed"]["oracle"][f"top{k}"]
+                                                     for k in metrics.TOP_KS},
+            "best training label (2)": {k: float(world.RESTRICTED_MAX_LABEL) for k in metrics.TOP_KS}}
+    figures["topk_curves"] = plotting.topk_curves({variant.title: curves}, refs)
+    figures["best_queries"] = _best_queries_figure(records, images)
+    summary = {
+        "preset": cfg.name, "source": source, "variant": variant.name, "seeds": list(spec.seeds),
+        "overrides": dict(spec.overrides),
+        "faces": {"train": len(prepared.train), "restricted": len(restricted), "target": len(prepared.train.target()),
+                  "valid": len(prepared.valid), "per_level": prepared.train.labels.bincount(minlength=6).tolist()},
+        "scorer_quality_on_valid": prepared.scorer_quality,
+        variant.generator: {"width": generator.cfg.width, "epochs": generator.meta["epochs"],
+                            "train_seconds": generator.meta["seconds"],
+                            "held_out_restricted": prepared.generator_quality},
+        "surrogate": surrogate_summary,
+        "restricted_reference": {**references, "best_training_label": world.RESTRICTED_MAX_LABEL},
+        "per_seed": per_seed,
+        "aggregate": metrics.aggregate(per_seed),
+        "topk_curves": {f"top{k}": {"mean": metrics.mean_std(c)[0].tolist(), "std": metrics.mean_std(c)[1].tolist()}
+                        for k, c in curves.items()},
+        "timings_s": timings,
+    }
+    write_text(out / "summary.json", json.dumps(summary, indent=2))
+    for name, fig in figures.items():
+        fig.savefig(out / f"{name}.png")
+        plt.close(fig)
+    print_run_table(summary)
+    print(f"summary and figures written to {out}")
+    return summary
+
+
+def _best_queries_figure(records: dict, images: dict, n: int = 8) -> plt.Figure:
+    """The n best unique queries of each seed, with the oracle's (o) and the judge's (j) scores."""
+    rows, titles = [], []
+    for s, recs in records.items():
+        picked = metrics.best_unique(recs, n)
+        rows.append(images[s][picked])
+        titles += [f"seed {s}: o{recs[i]['score']:.2f}" + (f" j{recs[i]['judge']:.2f}" if recs[i]["judge"] is not None
+                                                          else "") for i in picked]
+    return plotting.show_images(torch.cat(rows), titles=titles, ncols=n, scale=1.5, suptitle="Best queries per seed")

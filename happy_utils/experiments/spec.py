@@ -1,0 +1,80 @@
+"""A run, fully specified: preset, data source, variant, seeds and overrides, resolved once at the edge.
+
+Why: the command line and the notebooks read the environment ($HAPPY_PRESET, $HAPPY_SOURCE) and their arguments once,
+here; everything below takes the resolved `RunSpec` and never looks at the environment again. The spec is plain
+data, so it can be written into a run's `config.json` and sent to another process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config import Preset, get_preset, get_source
+from ..loop import LoopConfig
+from .variants import GENERATORS, Variant, get_variant
+
+#: Knobs a run may override on top of its preset and variant.
+OVERRIDES = ("budget", "free_cells")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-2' -> [0, 1, 2]; '0,3,5' -> [0, 3, 5]; '4' -> [4]."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        raise ValueError(f"--seeds must look like 0-2 or 0,3,5, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"--seeds must name distinct non-negative seeds, got {text!r}")
+    return seeds
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What decides a run's queries. Build it with `RunSpec.resolve`."""
+
+    preset: Preset
+    source: str
+    variant: Variant
+    seeds: tuple[int, ...]
+    overrides: dict = field(default_factory=dict)  # some of OVERRIDES
+
+    @classmethod
+    def resolve(cls, preset: str | Preset | None = None, source: str | None = None, variant: str = "vqvae-wr",
+                seeds: str | list[int] | None = None, **overrides) -> RunSpec:
+        """Resolve names, environment defaults and overrides (None = not given) into a spec, or fail clearly."""
+        cfg = preset if isinstance(preset, Preset) else get_preset(preset)
+        chosen = get_variant(variant)
+        unknown = set(overrides) - set(OVERRIDES)
+        if unknown:
+            raise ValueError(f"unknown overrides {sorted(unknown)}; valid: {', '.join(OVERRIDES)}")
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        t = overrides.get("free_cells")
+        if t is not None and chosen.free_cells is not None and t != chosen.free_cells:
+            raise ValueError(f"variant {chosen.name} fixes free_cells (t) = {chosen.free_cells}, so --free-cells {t} "
+                             f"contradicts it; use --variant vqvae-wr --free-cells {t} for another t")
+        if isinstance(seeds, str):
+            seeds = parse_seeds(seeds)
+        seeds = tuple(range(cfg.n_seeds) if seeds is None else seeds)
+        spec = cls(preset=cfg, source=get_source(source), variant=chosen, seeds=seeds, overrides=overrides)
+        spec.loop_config(seeds[0])  # validates every knob now, not in the middle of a run
+        return spec
+
+    @property
+    def free_cells(self) -> int:
+        return self.overrides.get("free_cells", self.variant.t(self.preset))
+
+    def loop_config(self, seed: int) -> LoopConfig:
+        """The loop's settings for one seed: the preset's knobs, the variant's choices, the overrides."""
+        p, v = self.preset, self.variant
+        return LoopConfig(budget=self.overrides.get("budget", p.budget), retrain_every=p.retrain_every,
+                          rank_k=p.rank_k, free_cells=self.free_cells, seed=seed,
+                          weighted_retraining=v.weighted_retraining, batch_size=GENERATORS[v.generator].batch_size(p),
+                          n_trees=p.surrogate_trees, time_limit=p.solver_time_limit_s, proposer=v.proposer)
+
+    def config(self) -> dict:
+        """What the run directory's config.json records of the spec (the seeds are per-seed folders)."""
+        return {"preset": self.preset.as_dict(), "source": self.source, "variant": self.variant.name,
+                "overrides": dict(self.overrides)}

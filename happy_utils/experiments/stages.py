@@ -1,0 +1,128 @@
+"""The stages before the loop: data, scorers, generator, surrogate. Each is timed and leaves figures behind.
+
+Why: every variant of a comparison that shares a generator starts from the same faces, the same pretrained model
+and the same labelled latents, so these stages run once per process (`prepare` is cached by its arguments) while
+each run keeps its own copy of their timings and figures.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .. import metrics, plotting
+from ..config import Preset, get_paths
+from ..data.faces import FaceDataset
+from ..data.sources import load_faces
+from ..generators.base import Generator
+from ..latents import label_latents
+from ..scorers.base import SmileScorer, oracle_metrics
+from ..scorers.loading import load_scorers
+from ..surrogates.dngo import dngo_holdout_r2
+from ..surrogates.trees import TreeSurrogate, fit_trees, holdout_r2
+from .variants import GENERATORS
+
+
+@contextmanager
+def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
+    """Announce a stage, time it into `timings[name]`."""
+    print(f"== stage {name}", flush=True)
+    start = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - start, 2)
+    print(f"== stage {name} done in {timings[name]:.1f} s", flush=True)
+
+
+def topk_summary(scores: np.ndarray) -> dict[str, float]:
+    """Top10, Top50 and the best of a set of scores: the reference lines of every result."""
+    return {**{f"top{k}": metrics.kth_best(scores, k) for k in metrics.TOP_KS}, "best": float(np.max(scores))}
+
+
+@dataclass
+class Prepared:
+    """What the stages before the loop produced, shared by the variants that use the same generator."""
+
+    timings: dict[str, float]
+    figures: dict
+    train: FaceDataset
+    valid: FaceDataset
+    restricted: FaceDataset
+    scorers: dict[str, SmileScorer]
+    scorer_quality: dict  # per scorer, on the validation faces
+    references: dict  # Top-K of the restricted set, raw and reconstructed, per scorer
+    generator: Generator
+    generator_quality: dict  # on the held-out restricted faces
+    latents: torch.Tensor  # of the restricted faces
+    labels: np.ndarray  # the surrogate's targets: f(d(z))
+    surrogate: TreeSurrogate | None  # the trees (VQ-VAE); None for the VAE, whose DNGO is fitted in the loop
+    surrogate_summary: dict
+
+
+def prepare(cfg: Preset, source: str, generator: str, progress: bool = True) -> Prepared:
+    """Run (or reuse, within this process and these folders) the stages before the loop for a generator kind."""
+    return _prepare(cfg, source, generator, progress, (get_paths(), os.environ.get("HAPPY_CELEBA_DIR")))
+
+
+@functools.lru_cache(maxsize=2)
+def _prepare(cfg: Preset, source: str, kind: str, progress: bool, where: tuple) -> Prepared:
+    timings: dict[str, float] = {}
+    figures: dict = {}
+
+    with stage("data", timings):
+        train, valid = load_faces("train", cfg, source), load_faces("valid", cfg, source)
+        restricted = train.restricted()
+        figures["faces_by_degree"] = plotting.faces_by_degree(train)
+        figures["restricted_degrees"] = plotting.degree_histogram(restricted, "Restricted training set (level <= 2)")
+        if restricted.ingredients is not None:  # synthetic faces know their smile's ingredients
+            figures["restricted_ingredients"] = plotting.ingredient_coverage(restricted)
+        truth = valid.degree if valid.degree is not None else valid.labels.float()  # CelebA: levels only
+
+    with stage("oracle", timings):
+        scorers = load_scorers(source)  # CelebA has no judge
+        quality, references, valid_degree = {}, {"raw": {}, "reconstructed": {}}, {}
+        for which, scorer in scorers.items():
+            on_valid = scorer.score(valid.images)
+            valid_degree[which] = on_valid.degree.numpy()
+            quality[which] = oracle_metrics(on_valid, valid.labels, truth)
+            references["raw"][which] = topk_summary(scorer.score(restricted.images).degree.numpy())
+        figures["calibration"] = plotting.calibration(truth.numpy(), valid_degree)
+
+    with stage(kind, timings):
+        held_out = valid.restricted()
+        model = GENERATORS[kind].load_or_train(cfg, restricted.images, progress=progress)
+        model_quality = model.quality(held_out.images, scorers)
+        latents = model.encode(restricted.images)
+        if kind == "vqvae":
+            figures["vqvae_codebook"] = plotting.codebook_usage(model.encode(held_out.images))
+        reconstructed = model.decode(latents)
+        for which, scorer in scorers.items():
+            references["reconstructed"][which] = topk_summary(scorer.score(reconstructed).degree.numpy())
+        figures[f"{kind}_loss"] = plotting.loss_curves(model.meta["history"], keys=model.loss_keys,
+                                                       title=f"{model.title} training")
+        figures[f"{kind}_reconstructions"] = plotting.image_rows(
+            {"original": held_out.images[:10], "reconstruction": model.reconstruct(held_out.images[:10])}, n=10)
+
+    with stage("surrogate", timings):
+        labels = label_latents(model, latents, scorers["oracle"])
+        if kind == "vae":
+            surrogate = None  # DNGO is fitted per cycle, inside the loop
+            r2, y_true, y_pred = dngo_holdout_r2(latents.numpy(), labels)
+            surrogate_summary = {"target": "oracle score of the decoded latent", "model": "DNGO", "heldout_r2": r2}
+        else:
+            r2, y_true, y_pred = holdout_r2(latents, labels, n_trees=cfg.surrogate_trees)
+            surrogate = fit_trees(latents, labels, n_trees=cfg.surrogate_trees)
+            surrogate_summary = {"target": "oracle score of the decoded code", "trees": cfg.surrogate_trees,
+                                 "heldout_r2": r2}
+        figures["surrogate_parity"] = plotting.parity(y_true, y_pred, r2)
+
+    return Prepared(timings=timings, figures=figures, train=train, valid=valid, restricted=restricted,
+                    scorers=scorers, scorer_quality=quality, references=references, generator=model,
+                    generator_quality=model_quality, latents=latents, labels=labels, surrogate=surrogate,
+                    surrogate_summary=surrogate_summary)

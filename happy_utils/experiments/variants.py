@@ -1,0 +1,75 @@
+"""The compared variants: each one a setting of the one loop (generator, proposer, retraining, t), with the paper's
+numbers for it.
+
+Why: the paper's claims are comparative (its Figure 3 and Table 1); every fact about a variant lives in its `Variant`,
+so the runner, the comparison and Table 1 read the same t, the same generator and the same published figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from ..config import Preset
+from ..generators.base import Generator
+from ..generators.vae import BATCH_SIZE as VAE_BATCH_SIZE
+from ..generators.vae import load_or_train_vae
+from ..generators.vqvae import load_or_train_vqvae
+
+
+@dataclass(frozen=True)
+class GeneratorKind:
+    """How to get a pretrained generator of a kind for a preset, and the batch size of its fine-tunes."""
+
+    load_or_train: Callable[..., Generator]  # (preset, images, progress=...) -> Generator
+    batch_size: Callable[[Preset], int]
+
+
+GENERATORS = {
+    "vqvae": GeneratorKind(load_or_train_vqvae, lambda preset: preset.vqvae_batch_size),
+    "vae": GeneratorKind(load_or_train_vae, lambda preset: VAE_BATCH_SIZE),  # the paper's Table 7
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One setting of the loop: which generator, which proposer, with or without weighted retraining, and t."""
+
+    name: str
+    title: str
+    generator: str = "vqvae"
+    proposer: str = "mio"
+    weighted_retraining: bool = True
+    free_cells: int | None = None  # t; None: the preset's
+    in_ablation: bool = False  # a row of the paper's Table 1 (t of the VQ-VAE + WR)
+    paper: dict = field(default_factory=dict)  # the paper's CelebA results: (mean, sd) of Top10/Top50, FID
+
+    def t(self, preset: Preset) -> int:
+        """The number of free cells this variant runs with under a preset."""
+        return self.free_cells if self.free_cells is not None else preset.free_cells
+
+    def load_generator(self, preset: Preset, images: torch.Tensor, progress: bool = True) -> Generator:
+        return GENERATORS[self.generator].load_or_train(preset, images, progress=progress)
+
+
+#: The paper's comparison (Figure 3: CelebA, 500 queries, 20 seeds), its Table 1 ablation over t, and a floor.
+VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    Variant("vqvae-wr", "VQ-VAE + weighted retraining", in_ablation=True,
+            paper={"top10": (2.85, 0.07), "top50": (2.50, 0.05), "fid": 41.69}),
+    Variant("vqvae-nowr", "VQ-VAE, no retraining", weighted_retraining=False, paper={"top50": (2.42, None)}),
+    Variant("vae-wr", "VAE + weighted retraining (continuous LSO)", generator="vae", proposer="slsqp",
+            paper={"top50": (1.70, None), "fid": 50.51}),
+    Variant("vqvae-wr-t4", "VQ-VAE + WR, t = 4", free_cells=4, in_ablation=True,
+            paper={"top10": (2.72, 0.07), "top50": (2.42, 0.04), "fid": 42.69}),
+    Variant("vqvae-wr-t16", "VQ-VAE + WR, t = 16", free_cells=16, in_ablation=True,
+            paper={"top10": (2.88, 0.06), "top50": (2.58, 0.02), "fid": 43.70}),
+    Variant("random", "random search (t random cells)", proposer="random", weighted_retraining=False),
+)}
+
+
+def get_variant(name: str) -> Variant:
+    if name not in VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; valid variants: {', '.join(VARIANTS)}")
+    return VARIANTS[name]

@@ -1,0 +1,247 @@
+"""Latent space optimisation with weighted retraining (paper sections 2.2-2.3): one query, and the loop.
+
+Why: a query is the unit of the method: pick a real training point, let a proposer change it (the paper's MIO over
+the t most important cells), decode the result and ask the black box. The loop repeats it, adds every query to the
+data, and every r queries fine-tunes the generator on data drawn by rank weight, so that its distribution shifts
+towards the high scorers (Tripp et al. 2020). Without weighted retraining the same loop simply never fine-tunes.
+Notebooks 04-05 and the main job all go through this module.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .generators.base import Generator
+from .images import to_uint8
+from .latents import SURROGATE_TARGETS, LatentSet, label_latents
+from .proposers.base import Proposer
+from .proposers.mio import MIOProposer, MIOResult, optimize
+from .proposers.random_search import RandomProposer
+from .proposers.slsqp import SLSQPProposer
+from .records import RunDir
+from .scorers.base import SmileScorer
+from .surrogates.trees import TreeSurrogate
+
+
+@dataclass
+class Query:
+    """One query: the base code it started from, the MIO's answer, the decoded image and the black box's score."""
+
+    base_index: int
+    base_code: np.ndarray  # (8, 8)
+    mio: MIOResult
+    image: torch.Tensor  # (3, 64, 64) the decoded query
+    base_image: torch.Tensor  # the decoded base code
+    score: float  # f(d(z~))
+    base_score: float  # f(d(z_r))
+
+    @property
+    def code(self) -> np.ndarray:
+        return self.mio.grid
+
+    @property
+    def changed(self) -> np.ndarray:
+        """(8, 8) bool: the cells whose code the optimiser changed."""
+        return self.code != self.base_code
+
+
+def query(generator: Generator, surrogate: TreeSurrogate, codes: torch.Tensor, base_index: int, free_cells: int,
+          scorer: SmileScorer, solver: str = "highs", time_limit: float = 60.0, beta: float = 0.0) -> Query:
+    """Optimise the `free_cells` most important cells of training code `base_index`, decode and score the result."""
+    base = codes[base_index].numpy()
+    result = optimize(surrogate, base, surrogate.top_cells(free_cells), solver=solver, time_limit=time_limit,
+                      beta=beta)
+    images = generator.decode(torch.from_numpy(np.stack([base, result.grid])))
+    scores = scorer.score(images).degree
+    return Query(base_index=int(base_index), base_code=base, mio=result, image=images[1], base_image=images[0],
+                 score=float(scores[1]), base_score=float(scores[0]))
+
+
+# ---------------------------------------------------------------------------------------------------------- the loop
+
+#: How a query is proposed: the trees and the MIO over the t most important cells of a training code (the paper's
+#: method), t random cells of a training code set to random codes (the floor), or the continuous baseline's
+#: DNGO surrogate maximised by SLSQP under a Gaussian-mixture density constraint (a VAE's latent space).
+PROPOSERS = ("mio", "random", "slsqp")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Every setting of one seed's optimisation run. Without weighted retraining the generator is never fine-tuned."""
+
+    budget: int  # queries
+    retrain_every: int  # r: fine-tune after every r queries
+    rank_k: float  # k of the rank weights 1 / (kN + rank)
+    free_cells: int  # t
+    seed: int
+    weighted_retraining: bool = True
+    first_finetune_epochs: float = 1.0  # the authors: a full epoch the first time ...
+    finetune_epochs: float = 0.1  # ... then a tenth of one
+    batch_size: int = 128  # of the generator's fine-tunes
+    n_trees: int = 800
+    target: str = "decoded"  # surrogate targets: f(d(z)) or f(x), see `latents`
+    solver: str = "highs"
+    time_limit: float = 60.0
+    beta: float = 0.0  # exploration weight; 0 = pure exploitation
+    proposer: str = "mio"  # how a query is proposed: see PROPOSERS
+
+    def __post_init__(self):
+        problems = [msg for ok, msg in (
+            (self.budget >= 1, f"budget must be >= 1, got {self.budget}"),
+            (self.retrain_every >= 1, f"retrain_every (r) must be >= 1, got {self.retrain_every}"),
+            (self.rank_k > 0, f"rank_k (k) must be > 0, got {self.rank_k}"),
+            (1 <= self.free_cells <= 64, f"free_cells (t) must be in 1..64, got {self.free_cells}"),
+            (self.target in SURROGATE_TARGETS, f"target must be one of {SURROGATE_TARGETS}, got {self.target!r}"),
+            (self.beta >= 0, f"beta must be >= 0, got {self.beta}"),
+            (self.proposer in PROPOSERS, f"proposer must be one of {', '.join(PROPOSERS)}, got {self.proposer!r}"),
+        ) if not ok]
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def make_proposer(self) -> Proposer:
+        """A fresh proposer of this run's kind."""
+        if self.proposer == "mio":
+            return MIOProposer(self.free_cells, self.n_trees, self.seed, self.solver, self.time_limit, self.beta)
+        if self.proposer == "random":
+            return RandomProposer(self.free_cells, self.seed)
+        return SLSQPProposer(self.retrain_every, self.seed)
+
+
+def rank_weights(values: np.ndarray, k: float) -> np.ndarray:
+    """Weighted retraining's rank weights w_i = 1 / (kN + rank_i), rank 0 the best, normalised to sum 1."""
+    values = np.asarray(values, dtype=np.float64)
+    ranks = np.empty(len(values))
+    ranks[np.argsort(-values, kind="stable")] = np.arange(len(values))
+    w = 1.0 / (k * len(values) + ranks)
+    return w / w.sum()
+
+
+class LoopData:
+    """Everything the loop knows: the restricted faces, the queries so far, and all their current latents and labels."""
+
+    def __init__(self, latent: LatentSet, values: np.ndarray):
+        self.train_images = latent.faces.images
+        self.train_values = values  # f(x) of the restricted faces: their objective values
+        self.query_images = torch.empty(0, 3, 64, 64, dtype=torch.uint8)
+        self.query_values = np.empty(0)
+        self.query_latents = np.empty((0, latent.rows.shape[1]), dtype=latent.rows.dtype)  # as queried
+        self.latents = latent.rows.copy()  # current latent points of all data, the surrogate's features
+        self.labels = latent.labels.astype(np.float64).copy()  # the surrogate's targets
+
+    @property
+    def images(self) -> torch.Tensor:
+        return torch.cat([self.train_images, self.query_images])
+
+    @property
+    def values(self) -> np.ndarray:
+        return np.concatenate([self.train_values, self.query_values])
+
+    def add(self, image: torch.Tensor, value: float, latent: np.ndarray) -> None:
+        self.query_images = torch.cat([self.query_images, image[None]])
+        self.query_values = np.append(self.query_values, value)
+        self.query_latents = np.vstack([self.query_latents, latent])
+        self.latents = np.vstack([self.latents, latent])
+        self.labels = np.append(self.labels, value)  # f(d(z~)) is the query's score
+
+    def relabel(self, generator: Generator, scorer: SmileScorer, target: str, upto: int) -> None:
+        """Re-encode the data known at the last fine-tune (`upto` queries) and relabel it; later queries keep the
+        latent points they were queried with."""
+        images = torch.cat([self.train_images, self.query_images[:upto]])
+        latents = generator.encode(images)
+        head = (label_latents(generator, latents, scorer) if target == "decoded"
+                else np.concatenate([self.train_values, self.query_values[:upto]]))
+        n = len(images)
+        self.latents = np.vstack([latents.reshape(n, -1).numpy(), self.query_latents[upto:]])
+        self.labels = np.concatenate([head, self.query_values[upto:]])
+
+
+@dataclass
+class SeedRun:
+    """A finished seed: its records (one per query), the queried images in order, and the generator as it ended."""
+
+    records: list[dict]
+    images: torch.Tensor
+    generator: Generator
+
+
+def run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileScorer, judge: SmileScorer | None = None,
+             extra_config: dict | None = None, progress: bool = True) -> SeedRun:
+    """Run (or resume) one seed: `cfg.budget` queries, fine-tuning the generator on rank-weighted data every r of them.
+
+    Each query asks the proposer for a point near a randomly drawn restricted training point (the MIO refits the
+    trees on all current data first), decodes and scores it, appends it to the data, and is recorded in
+    `run_dir/queries.jsonl`; the state is saved after each.
+    A run started again with the same config continues where it stopped, with the same results.
+    """
+    if cfg.target != latent.target:
+        raise ValueError(f"the loop's target {cfg.target!r} differs from the latent set's {latent.target!r}")
+    run = RunDir(run_dir, {"loop": asdict(cfg), **(extra_config or {})})
+    generator = copy.deepcopy(latent.generator)
+    proposer = cfg.make_proposer()
+    data = LoopData(latent, oracle.score(latent.faces.images).degree.numpy().astype(np.float64))
+    state = run.load_state() or {"done": 0, "retrains": 0, "last_retrain_at": 0}
+    done = state["done"]
+    run.keep_records(done)
+    if done:
+        generator.load_state_dict(state["generator"])
+        for image, value, latent_point in zip(state["query_images"], state["query_values"], state["query_latents"]):
+            data.add(image, float(value), latent_point)
+        if state["retrains"]:
+            data.relabel(generator, oracle, cfg.target, state["last_retrain_at"])
+    bar = tqdm(range(done, cfg.budget), desc=f"seed {cfg.seed}", initial=done, total=cfg.budget, disable=not progress)
+    for q in bar:
+        record = _query(q, cfg, proposer, generator, data, oracle, judge)
+        if cfg.weighted_retraining and (q + 1) % cfg.retrain_every == 0:
+            record["retrain"] = _retrain(state["retrains"], cfg, generator, data, oracle, upto=q + 1)
+            record["times"]["retrain_s"] = record["retrain"]["seconds"]
+            state["retrains"] += 1
+            state["last_retrain_at"] = q + 1
+        run.append(record)
+        state.update(done=q + 1, generator=generator.state_dict(), query_images=data.query_images,
+                     query_values=data.query_values, query_latents=data.query_latents)
+        run.save_state(state)
+        bar.set_postfix(score=f"{record['score']:.2f}", best=f"{max(data.query_values):.2f}")
+    return SeedRun(records=run.records(), images=data.query_images, generator=generator)
+
+
+def _query(q: int, cfg: LoopConfig, proposer: Proposer, generator: Generator, data: LoopData, oracle: SmileScorer,
+           judge: SmileScorer | None) -> dict:
+    """Propose a latent point, decode it and its base, score both, append the query to the data, return its record."""
+    base_index = int(np.random.default_rng([cfg.seed, q]).integers(len(data.train_images)))
+    base = data.latents[base_index]
+    proposal = proposer.propose(q, data.latents, data.labels, base)
+    start = time.perf_counter()
+    latents = torch.from_numpy(np.stack([base, proposal.latent])).reshape(2, *generator.latent_shape)
+    images = to_uint8(generator.decode(latents))
+    scores = oracle.score(images).degree.numpy()
+    judged = float(judge.score(images[1:]).degree[0]) if judge is not None else None
+    decode_score_s = time.perf_counter() - start
+    data.add(images[1], float(scores[1]), proposal.latent)
+    times = {"fit_s": round(proposal.fit_s, 4), "solve_s": round(proposal.solve_s, 4),
+             "decode_score_s": round(decode_score_s, 4), "retrain_s": 0.0}
+    return {"index": q, "seed": cfg.seed, "base_index": base_index, "base_code": base.tolist(),
+            "code": proposal.latent.tolist(), "score": float(scores[1]), "judge": judged, "base_score": float(scores[0]),
+            **proposal.record, "data_size": len(data.labels) - 1, "retrain": None, "times": times}
+
+
+def _retrain(number: int, cfg: LoopConfig, generator: Generator, data: LoopData, oracle: SmileScorer,
+             upto: int) -> dict:
+    """Fine-tune the generator on all data drawn by rank weight, then re-encode and relabel everything."""
+    start = time.perf_counter()
+    epochs = cfg.first_finetune_epochs if number == 0 else cfg.finetune_epochs
+    weights = rank_weights(data.values, cfg.rank_k)
+    result = generator.finetune(data.images, epochs, cfg.batch_size, weights=torch.from_numpy(weights),
+                                seed=cfg.seed * 100_003 + number)
+    data.relabel(generator, oracle, cfg.target, upto)
+    top_share = float(np.sort(weights)[::-1][: max(1, len(weights) // 100)].sum())
+    return {"number": number, "epochs": epochs, "data_size": len(weights), "seconds": round(time.perf_counter() -
+                                                                                             start, 3),
+            "finetune_s": round(result.seconds, 3), "final_recon": result.history[-1]["recon"],
+            "reseeded": result.reseeded, "weight_of_top_1pct": top_share}
