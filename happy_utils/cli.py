@@ -1,4 +1,5 @@
-"""Command line: `python -m happy_utils {run, compare, bench, train-oracle, eval-oracle} ...`; `--help` on each.
+"""Command line: `python -m happy_utils {run, compare, bench, train-oracle, eval-oracle, calibrate-predictor} ...`;
+`--help` on each.
 
 Why: the whole experiment (many seeds, no notebook) and the benchmarks run from a shell; each command resolves its
 arguments and the environment once into a spec and calls the same functions as the notebooks.
@@ -21,13 +22,16 @@ from .experiments.spec import RunSpec
 from .experiments.tables import print_comparison
 from .experiments.variants import VARIANTS
 from .files import write_checksum
+from .data.celeba import celeba_root
+from .latents import SURROGATE_TARGETS
 from .scorers.loading import SHIPPED, evaluate_scorers
+from .scorers.predictor import PREDICTOR_FILE, calibrate, calibration_path
 from .scorers.synthetic import train_scorer
 
 
 def _run(args: argparse.Namespace) -> None:
     spec = RunSpec.resolve(args.preset, args.source, args.variant, args.seeds, budget=args.budget,
-                           free_cells=args.free_cells)
+                           free_cells=args.free_cells, target=args.target)
     setup(spec.preset.name)
     out = Path(args.out) if args.out else get_paths().runs / f"{spec.preset.name}-{args.variant}"
     run_experiment(spec, out)
@@ -63,6 +67,17 @@ def _train_oracle(args: argparse.Namespace) -> None:
         print(json.dumps({which: ckpt["meta"]["history"][-1], "path": str(path)}))
 
 
+def _calibrate_predictor(args: argparse.Namespace) -> None:
+    cfg = setup(args.preset)
+    result = calibrate(celeba_root(), cfg)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"temperature {result['temperature']:.4f} on {result['images']} validation faces: NLL "
+              f"{result['nll_before']:.4f} -> {result['nll_after']:.4f}, ECE {result['ece_before']:.4f} -> "
+              f"{result['ece_after']:.4f}; written to {calibration_path(celeba_root() / PREDICTOR_FILE)}")
+
+
 def _eval_oracle(args: argparse.Namespace) -> None:
     setup()
     result = evaluate_scorers(args.seed, args.n)
@@ -75,7 +90,7 @@ def _eval_oracle(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m happy_utils", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m happy_utils", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     presets = list(PRESETS)
 
@@ -90,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--budget", type=int, help="queries per seed (default: the preset's)")
     run.add_argument("--free-cells", type=int, help="free latent cells t (default: the variant's, else the "
                                                     "preset's; a variant that fixes t refuses another)")
+    run.add_argument("--target", choices=SURROGATE_TARGETS, help="what the surrogate learns: raw, the paper's f(x); "
+                     "decoded, f(d(e(x))) (default: the variant's, else the preset's)")
     run.set_defaults(func=_run)
 
     comp = sub.add_parser("compare", help="run every variant with the same seeds, then Figure 3 and Table 1")
@@ -114,6 +131,12 @@ def main(argv: list[str] | None = None) -> None:
     train.add_argument("--preset", choices=presets, help="training size (the shipped weights: laptop)")
     train.add_argument("--out", help="folder for the weights (default: data/)")
     train.set_defaults(func=_train_oracle)
+
+    cal = sub.add_parser("calibrate-predictor", help="fit the CelebA predictor's temperature on CelebA-Dialog's "
+                                                     "validation faces and write it beside predictor_128.pth.tar")
+    cal.add_argument("--preset", choices=presets, help="how many validation faces (default: $HAPPY_PRESET or laptop)")
+    cal.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
+    cal.set_defaults(func=_calibrate_predictor)
 
     ev = sub.add_parser("eval-oracle", help="oracle and judge quality on freshly rendered faces of a seed")
     ev.add_argument("--seed", type=int, required=True, help="a seed the scorers never saw in training")

@@ -43,6 +43,11 @@ class Preset:
     vae_epochs: float
     # Surrogate: LightGBM trees (the paper's 800; fewer take larger steps); at most 5 leaves, >= 20 per leaf.
     surrogate_trees: int
+    # What the surrogate learns (see `latents.SURROGATE_TARGETS`): "raw", the paper's f(x) of each training face, or
+    # "decoded", f(d(e(x))) of its reconstruction; and which data it is fitted on at each retraining cycle: all of
+    # it (None), or the authors' n best + n random points, re-drawn every cycle (the queries of a cycle join them).
+    surrogate_target: str
+    surrogate_fit_set: tuple[int, int] | None
     # Optimisation loop: queries per seed, retrain every r queries, rank-weight k, free cells t, seeds.
     budget: int
     retrain_every: int
@@ -64,18 +69,19 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         name="smoke", train_size=1_200, valid_size=300, oracle_images_per_epoch=512, oracle_epochs=1,
-        vqvae_width=8, vqvae_epochs=4, vqvae_batch_size=16, vae_width=8, vae_epochs=2, surrogate_trees=50, budget=6,
+        vqvae_width=8, vqvae_epochs=4, vqvae_batch_size=16, vae_width=8, vae_epochs=2, surrogate_trees=50,
+        surrogate_target="raw", surrogate_fit_set=(200, 300), budget=6,
         retrain_every=3, rank_k=1e-3, free_cells=4, n_seeds=1, solver_time_limit_s=20.0, eval_size=200,
     ),
     "laptop": Preset(
         name="laptop", train_size=24_000, valid_size=2_000, oracle_images_per_epoch=40_000, oracle_epochs=14,
         vqvae_width=32, vqvae_epochs=27, vqvae_batch_size=16, vae_width=16, vae_epochs=10, surrogate_trees=400,
-        budget=100, retrain_every=5, rank_k=1e-3, free_cells=8, n_seeds=3, solver_time_limit_s=60.0, eval_size=2_000,
+        surrogate_target="raw", surrogate_fit_set=(2_000, 8_000), budget=100, retrain_every=5, rank_k=1e-3, free_cells=8, n_seeds=3, solver_time_limit_s=60.0, eval_size=2_000,
     ),
     "paper": Preset(
         name="paper", train_size=160_000, valid_size=10_000, oracle_images_per_epoch=40_000, oracle_epochs=14,
         vqvae_width=64, vqvae_epochs=70, vqvae_batch_size=128, vae_width=32, vae_epochs=30, surrogate_trees=800,
-        budget=500, retrain_every=5, rank_k=1e-3, free_cells=8, n_seeds=20, solver_time_limit_s=120.0, eval_size=10_000,
+        surrogate_target="raw", surrogate_fit_set=(2_000, 8_000), budget=500, retrain_every=5, rank_k=1e-3, free_cells=8, n_seeds=20, solver_time_limit_s=120.0, eval_size=10_000,
     ),
 }
 

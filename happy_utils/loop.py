@@ -2,9 +2,10 @@
 
 Why: a query is the unit of the method: pick a real training point, let a proposer change it (the paper's MIO over
 the t most important cells), decode the result and ask the black box. The loop repeats it, adds every query to the
-data, and every r queries fine-tunes the generator on data drawn by rank weight, so that its distribution shifts
-towards the high scorers (Tripp et al. 2020). Without weighted retraining the same loop simply never fine-tunes.
-Notebooks 04-05 and the main job all go through this module.
+data, and before every block of r queries (the first included, as the authors' code does) fine-tunes the generator
+on data drawn by rank weight, so that its distribution shifts towards the high scorers (Tripp et al. 2020). Without
+weighted retraining the same loop simply never fine-tunes. Notebooks 04-05 and the main job all go through this
+module: `query` is the one path from a proposal to a scored face.
 """
 
 from __future__ import annotations
@@ -21,50 +22,12 @@ from tqdm.auto import tqdm
 from .generators.base import Generator
 from .images import to_uint8
 from .latents import SURROGATE_TARGETS, LatentSet, label_latents
-from .proposers.base import Proposer
-from .proposers.mio import MIOProposer, MIOResult, optimize
+from .proposers.base import Proposal, Proposer
+from .proposers.mio import MIOProposer
 from .proposers.random_search import RandomProposer
 from .proposers.slsqp import SLSQPProposer
 from .records import RunDir
 from .scorers.base import SmileScorer
-from .surrogates.trees import TreeSurrogate
-
-
-@dataclass
-class Query:
-    """One query: the base code it started from, the MIO's answer, the decoded image and the black box's score."""
-
-    base_index: int
-    base_code: np.ndarray  # (8, 8)
-    mio: MIOResult
-    image: torch.Tensor  # (3, 64, 64) the decoded query
-    base_image: torch.Tensor  # the decoded base code
-    score: float  # f(d(z~))
-    base_score: float  # f(d(z_r))
-
-    @property
-    def code(self) -> np.ndarray:
-        return self.mio.grid
-
-    @property
-    def changed(self) -> np.ndarray:
-        """(8, 8) bool: the cells whose code the optimiser changed."""
-        return self.code != self.base_code
-
-
-def query(generator: Generator, surrogate: TreeSurrogate, codes: torch.Tensor, base_index: int, free_cells: int,
-          scorer: SmileScorer, solver: str = "highs", time_limit: float = 60.0, beta: float = 0.0) -> Query:
-    """Optimise the `free_cells` most important cells of training code `base_index`, decode and score the result."""
-    base = codes[base_index].numpy()
-    result = optimize(surrogate, base, surrogate.top_cells(free_cells), solver=solver, time_limit=time_limit,
-                      beta=beta)
-    images = generator.decode(torch.from_numpy(np.stack([base, result.grid])))
-    scores = scorer.score(images).degree
-    return Query(base_index=int(base_index), base_code=base, mio=result, image=images[1], base_image=images[0],
-                 score=float(scores[1]), base_score=float(scores[0]))
-
-
-# ---------------------------------------------------------------------------------------------------------- the loop
 
 #: How a query is proposed: the trees and the MIO over the t most important cells of a training code (the paper's
 #: method), t random cells of a training code set to random codes (the floor), or the continuous baseline's
@@ -77,7 +40,7 @@ class LoopConfig:
     """Every setting of one seed's optimisation run. Without weighted retraining the generator is never fine-tuned."""
 
     budget: int  # queries
-    retrain_every: int  # r: fine-tune after every r queries
+    retrain_every: int  # r: fine-tune before every block of r queries
     rank_k: float  # k of the rank weights 1 / (kN + rank)
     free_cells: int  # t
     seed: int
@@ -86,7 +49,8 @@ class LoopConfig:
     finetune_epochs: float = 0.1  # ... then a tenth of one
     batch_size: int = 128  # of the generator's fine-tunes
     n_trees: int = 800
-    target: str = "decoded"  # surrogate targets: f(d(z)) or f(x), see `latents`
+    target: str = "raw"  # surrogate targets: f(x), the paper's, or f(d(e(x))): see `latents`
+    fit_set: tuple[int, int] | None = None  # the surrogate's data per cycle: all, or (n best, n random)
     solver: str = "highs"
     time_limit: float = 60.0
     beta: float = 0.0  # exploration weight; 0 = pure exploitation
@@ -99,6 +63,7 @@ class LoopConfig:
             (self.rank_k > 0, f"rank_k (k) must be > 0, got {self.rank_k}"),
             (1 <= self.free_cells <= 64, f"free_cells (t) must be in 1..64, got {self.free_cells}"),
             (self.target in SURROGATE_TARGETS, f"target must be one of {SURROGATE_TARGETS}, got {self.target!r}"),
+            (self.fit_set is None or min(self.fit_set) >= 0, f"fit_set must be None or two counts, got {self.fit_set}"),
             (self.beta >= 0, f"beta must be >= 0, got {self.beta}"),
             (self.proposer in PROPOSERS, f"proposer must be one of {', '.join(PROPOSERS)}, got {self.proposer!r}"),
         ) if not ok]
@@ -108,10 +73,11 @@ class LoopConfig:
     def make_proposer(self) -> Proposer:
         """A fresh proposer of this run's kind."""
         if self.proposer == "mio":
-            return MIOProposer(self.free_cells, self.n_trees, self.seed, self.solver, self.time_limit, self.beta)
+            return MIOProposer(self.free_cells, self.n_trees, self.seed, self.retrain_every, self.fit_set,
+                               self.solver, self.time_limit, self.beta)
         if self.proposer == "random":
             return RandomProposer(self.free_cells, self.seed)
-        return SLSQPProposer(self.retrain_every, self.seed)
+        return SLSQPProposer(self.retrain_every, self.seed, self.fit_set)
 
 
 def rank_weights(values: np.ndarray, k: float) -> np.ndarray:
@@ -121,6 +87,59 @@ def rank_weights(values: np.ndarray, k: float) -> np.ndarray:
     ranks[np.argsort(-values, kind="stable")] = np.arange(len(values))
     w = 1.0 / (k * len(values) + ranks)
     return w / w.sum()
+
+
+def draw_base(seed: int, q: int, n_train: int) -> int:
+    """The training point query q starts from: drawn at random, keyed by seed and query, so a resume draws it again."""
+    return int(np.random.default_rng([seed, q]).integers(n_train))
+
+
+@dataclass
+class Query:
+    """One query: the training point it started from, the proposal, both decoded faces and the black box's scores."""
+
+    base_index: int
+    base: np.ndarray  # the base's latent point, flat
+    proposal: Proposal
+    images: torch.Tensor  # uint8 (2, 3, 64, 64): the decoded base, the decoded query
+    scores: np.ndarray  # the oracle's (2,): f(d(z_base)), f(d(z~))
+    judge: float | None  # the judge's score of the query, where there is a judge
+    decode_score_s: float
+
+    @property
+    def image(self) -> torch.Tensor:
+        return self.images[1]
+
+    @property
+    def score(self) -> float:
+        return float(self.scores[1])
+
+    @property
+    def changed(self) -> np.ndarray:
+        """Which latent entries the proposer changed (an (8, 8) grid of cells for a VQ-VAE's codes)."""
+        changed = np.asarray(self.proposal.latent) != self.base
+        return changed.reshape(8, 8) if changed.size == 64 else changed
+
+    def record(self, q: int, seed: int, data_size: int) -> dict:
+        """The query's line in queries.jsonl."""
+        times = {"fit_s": round(self.proposal.fit_s, 4), "solve_s": round(self.proposal.solve_s, 4),
+                 "decode_score_s": round(self.decode_score_s, 4), "retrain_s": 0.0}
+        return {"index": q, "seed": seed, "base_index": self.base_index, "base_code": self.base.tolist(),
+                "code": self.proposal.latent.tolist(), "score": self.score, "judge": self.judge,
+                "base_score": float(self.scores[0]), **self.proposal.record, "data_size": data_size, "retrain": None,
+                "times": times}
+
+
+def query(generator: Generator, base_index: int, base: np.ndarray, proposal: Proposal, oracle: SmileScorer,
+          judge: SmileScorer | None = None) -> Query:
+    """Decode a proposal and the base it started from, and ask the black box (and the judge) about them."""
+    start = time.perf_counter()
+    latents = torch.from_numpy(np.stack([base, proposal.latent])).reshape(2, *generator.latent_shape)
+    images = to_uint8(generator.decode(latents))
+    scores = oracle.score(images).degree.numpy()
+    judged = float(judge.score(images[1:]).degree[0]) if judge is not None else None
+    return Query(base_index=base_index, base=base, proposal=proposal, images=images, scores=scores, judge=judged,
+                 decode_score_s=time.perf_counter() - start)
 
 
 class LoopData:
@@ -150,9 +169,9 @@ class LoopData:
         self.latents = np.vstack([self.latents, latent])
         self.labels = np.append(self.labels, value)  # f(d(z~)) is the query's score
 
-    def relabel(self, generator: Generator, scorer: SmileScorer, target: str, upto: int) -> None:
-        """Re-encode the data known at the last fine-tune (`upto` queries) and relabel it; later queries keep the
-        latent points they were queried with."""
+    def reencode(self, generator: Generator, scorer: SmileScorer, target: str, upto: int) -> None:
+        """Re-encode the data known at the last fine-tune (`upto` queries); with the "decoded" target also relabel
+        it (the paper's "raw" labels, f(x), do not change). Later queries keep the latents they were queried with."""
         images = torch.cat([self.train_images, self.query_images[:upto]])
         latents = generator.encode(images)
         head = (label_latents(generator, latents, scorer) if target == "decoded"
@@ -173,12 +192,13 @@ class SeedRun:
 
 def run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileScorer, judge: SmileScorer | None = None,
              extra_config: dict | None = None, progress: bool = True) -> SeedRun:
-    """Run (or resume) one seed: `cfg.budget` queries, fine-tuning the generator on rank-weighted data every r of them.
+    """Run (or resume) one seed: `cfg.budget` queries, fine-tuning the generator on rank-weighted data before every
+    block of r of them.
 
     Each query asks the proposer for a point near a randomly drawn restricted training point (the MIO refits the
-    trees on all current data first), decodes and scores it, appends it to the data, and is recorded in
-    `run_dir/queries.jsonl`; the state is saved after each.
-    A run started again with the same config continues where it stopped, with the same results.
+    trees on the cycle's data first), decodes and scores it, appends it to the data, and is recorded in
+    `run_dir/queries.jsonl`; the state is saved after each. A run started again with the same config continues where
+    it stopped, with the same results.
     """
     if cfg.target != latent.target:
         raise ValueError(f"the loop's target {cfg.target!r} differs from the latent set's {latent.target!r}")
@@ -194,15 +214,23 @@ def run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileSco
         for image, value, latent_point in zip(state["query_images"], state["query_values"], state["query_latents"]):
             data.add(image, float(value), latent_point)
         if state["retrains"]:
-            data.relabel(generator, oracle, cfg.target, state["last_retrain_at"])
+            data.reencode(generator, oracle, cfg.target, state["last_retrain_at"])
     bar = tqdm(range(done, cfg.budget), desc=f"seed {cfg.seed}", initial=done, total=cfg.budget, disable=not progress)
     for q in bar:
-        record = _query(q, cfg, proposer, generator, data, oracle, judge)
-        if cfg.weighted_retraining and (q + 1) % cfg.retrain_every == 0:
-            record["retrain"] = _retrain(state["retrains"], cfg, generator, data, oracle, upto=q + 1)
-            record["times"]["retrain_s"] = record["retrain"]["seconds"]
+        retrain = None
+        if cfg.weighted_retraining and q % cfg.retrain_every == 0:  # before each block, the first one included
+            retrain = _retrain(state["retrains"], cfg, generator, data, oracle, upto=q)
             state["retrains"] += 1
-            state["last_retrain_at"] = q + 1
+            state["last_retrain_at"] = q
+        base_index = draw_base(cfg.seed, q, len(data.train_images))
+        base = data.latents[base_index]
+        result = query(generator, base_index, base, proposer.propose(q, data.latents, data.labels, base), oracle,
+                       judge)
+        data.add(result.image, result.score, result.proposal.latent)
+        record = result.record(q, cfg.seed, data_size=len(data.labels) - 1)
+        if retrain is not None:
+            record["retrain"] = retrain
+            record["times"]["retrain_s"] = retrain["seconds"]
         run.append(record)
         state.update(done=q + 1, generator=generator.state_dict(), query_images=data.query_images,
                      query_values=data.query_values, query_latents=data.query_latents)
@@ -211,35 +239,15 @@ def run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileSco
     return SeedRun(records=run.records(), images=data.query_images, generator=generator)
 
 
-def _query(q: int, cfg: LoopConfig, proposer: Proposer, generator: Generator, data: LoopData, oracle: SmileScorer,
-           judge: SmileScorer | None) -> dict:
-    """Propose a latent point, decode it and its base, score both, append the query to the data, return its record."""
-    base_index = int(np.random.default_rng([cfg.seed, q]).integers(len(data.train_images)))
-    base = data.latents[base_index]
-    proposal = proposer.propose(q, data.latents, data.labels, base)
-    start = time.perf_counter()
-    latents = torch.from_numpy(np.stack([base, proposal.latent])).reshape(2, *generator.latent_shape)
-    images = to_uint8(generator.decode(latents))
-    scores = oracle.score(images).degree.numpy()
-    judged = float(judge.score(images[1:]).degree[0]) if judge is not None else None
-    decode_score_s = time.perf_counter() - start
-    data.add(images[1], float(scores[1]), proposal.latent)
-    times = {"fit_s": round(proposal.fit_s, 4), "solve_s": round(proposal.solve_s, 4),
-             "decode_score_s": round(decode_score_s, 4), "retrain_s": 0.0}
-    return {"index": q, "seed": cfg.seed, "base_index": base_index, "base_code": base.tolist(),
-            "code": proposal.latent.tolist(), "score": float(scores[1]), "judge": judged, "base_score": float(scores[0]),
-            **proposal.record, "data_size": len(data.labels) - 1, "retrain": None, "times": times}
-
-
 def _retrain(number: int, cfg: LoopConfig, generator: Generator, data: LoopData, oracle: SmileScorer,
              upto: int) -> dict:
-    """Fine-tune the generator on all data drawn by rank weight, then re-encode and relabel everything."""
+    """Fine-tune the generator on all data drawn by rank weight, then re-encode (and, decoded target, relabel) it."""
     start = time.perf_counter()
     epochs = cfg.first_finetune_epochs if number == 0 else cfg.finetune_epochs
     weights = rank_weights(data.values, cfg.rank_k)
     result = generator.finetune(data.images, epochs, cfg.batch_size, weights=torch.from_numpy(weights),
                                 seed=cfg.seed * 100_003 + number)
-    data.relabel(generator, oracle, cfg.target, upto)
+    data.reencode(generator, oracle, cfg.target, upto)
     top_share = float(np.sort(weights)[::-1][: max(1, len(weights) // 100)].sum())
     return {"number": number, "epochs": epochs, "data_size": len(weights), "seconds": round(time.perf_counter() -
                                                                                              start, 3),

@@ -195,7 +195,7 @@ def parity(y_true: np.ndarray, y_pred: np.ndarray, r2: float, title: str = "Held
     ax.scatter(y_true, y_pred, s=4, alpha=0.35)
     lo, hi = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
     ax.plot([lo, hi], [lo, hi], "k--", lw=1)
-    ax.set(xlabel="oracle's score f(d(z))", ylabel="surrogate h(z)", title=f"{title}: R² = {r2:.3f}")
+    ax.set(xlabel="label (the oracle's score)", ylabel="surrogate h(z)", title=f"{title}: R² = {r2:.3f}")
     fig.tight_layout()
     return fig
 
@@ -237,9 +237,9 @@ def query_trace(records: list[dict], reference: float | None = None) -> plt.Figu
     q = np.array([r["index"] for r in records])  # the same numbers as the queried faces' titles
     ax.plot(q, scores, "o", ms=4, label="query")
     ax.plot(q, np.maximum.accumulate(scores), "-", label="best so far")
-    retrains = [r["index"] for r in records if r.get("retrain")]
+    retrains = [r["index"] for r in records if r.get("retrain")]  # a fine-tune comes before the query it is recorded with
     for i, x in enumerate(retrains):
-        ax.axvline(x + 0.5, color="tab:green", lw=0.8, alpha=0.5, label="fine-tune" if i == 0 else None)
+        ax.axvline(x - 0.5, color="tab:green", lw=0.8, alpha=0.5, label="fine-tune" if i == 0 else None)
     if reference is not None:
         ax.axhline(reference, color="gray", ls="--", label="training set Top10")
     ax.set(xlabel="query", ylabel="oracle score", title="Scores of the queries")

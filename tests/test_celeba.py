@@ -74,6 +74,7 @@ def test_the_main_job_runs_on_celeba_with_the_predictor_as_black_box(tmp_path, m
     save_predictor(AttributePredictor(), tmp_path / "celeba" / "predictor_128.pth.tar")
     monkeypatch.setenv("HAPPY_CELEBA_DIR", str(tmp_path / "celeba"))
     out = tmp_path / "run"
+    main(["calibrate-predictor", "--preset", "smoke"])  # the plain predictor's temperature, fitted offline too
     main(["run", "--preset", "smoke", "--source", "celeba", "--budget", "4", "--out", str(out)])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["source"] == "celeba" and summary["faces"]["train"] == 104

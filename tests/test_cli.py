@@ -89,7 +89,7 @@ def test_run_variant_without_retraining_and_overrides(tmp_path):
     assert len(records) == 4 and all(r["retrain"] is None and len(r["free"]) == 2 for r in records)
     with pytest.raises(SystemExit, match="--seeds must"):
         main(["run", "--preset", "smoke", "--seeds", "0-x", "--out", str(tmp_path / "x")])
-    with pytest.raises(SystemExit, match="variant vqvae-wr-t4 fixes free_cells \\(t\\) = 4"):
+    with pytest.raises(SystemExit, match="variant vqvae-wr-t4 fixes free_cells = 4, so --free-cells 8 contradicts it"):
         main(["run", "--preset", "smoke", "--variant", "vqvae-wr-t4", "--free-cells", "8", "--out", str(tmp_path / "y")])
     assert not (tmp_path / "y").exists()  # refused before anything was written
 

@@ -9,12 +9,12 @@ from happy_utils import records as records_module
 from happy_utils.data.faces import render_faces
 from happy_utils.generators.vae import VAE, VAEConfig, train_vae
 from happy_utils.generators.vqvae import VQVAE, VQVAEConfig, train_vqvae
+from happy_utils.images import to_uint8
 from happy_utils.latents import LatentSet, label_latents
 from happy_utils.loop import LoopConfig, rank_weights, run_loop
 from happy_utils.proposers import mio
 from happy_utils.records import RunDir, RunDirError
 from happy_utils.scorers.loading import load_scorer
-from happy_utils.surrogates import dngo
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +28,12 @@ def latent(oracle):
     torch.manual_seed(0)
     vq = VQVAE(VQVAEConfig(width=8))
     train_vqvae(vq, faces.images, epochs=3, batch_size=16, progress=False)
-    codes = vq.encode(faces.images)
-    return LatentSet(faces=faces, generator=vq, latents=codes, labels=label_latents(vq, codes, oracle),
-                     target="decoded")
+    return LatentSet(faces=faces, generator=vq, latents=vq.encode(faces.images),
+                     labels=oracle.score(faces.images).degree.numpy(), target="raw")
 
 
 CFG = LoopConfig(budget=6, retrain_every=3, rank_k=1e-3, free_cells=4, seed=7, batch_size=16, n_trees=40,
-                 finetune_epochs=0.5)
+                 finetune_epochs=0.5, fit_set=(60, 90))
 
 
 def test_rank_weights():
@@ -46,12 +45,19 @@ def test_rank_weights():
     assert big[-100:].sum() > 0.3  # the best 1% carry a third of the mass with k = 1e-3
 
 
-def test_loop_records_every_query_and_retrains_every_r(tmp_path, latent, oracle):
+def test_loop_records_every_query_and_fine_tunes_before_every_block_of_r(tmp_path, latent, oracle, monkeypatch):
     before = {k: v.clone() for k, v in latent.generator.state_dict().items()}
+    relabelled = []
+    monkeypatch.setattr(loop, "label_latents", lambda *a: relabelled.append(1))  # the raw target needs none
     run = run_loop(tmp_path / "wr", latent, CFG, oracle, progress=False)
     assert [r["index"] for r in run.records] == list(range(6)) and len(run.images) == 6
-    assert [r["retrain"] is not None for r in run.records] == [False, False, True, False, False, True]
-    assert run.records[2]["retrain"]["epochs"] == 1.0 and run.records[5]["retrain"]["epochs"] == 0.5
+    # The authors' schedule: a fine-tune before each block of r = 3 queries, the first block included (1 epoch,
+    # then 0.5 here), none after the last query; fine-tunes re-seed no codes.
+    assert [r["retrain"] is not None for r in run.records] == [True, False, False, True, False, False]
+    assert run.records[0]["retrain"]["epochs"] == 1.0 and run.records[3]["retrain"]["epochs"] == 0.5
+    assert all(r["retrain"]["reseeded"] == 0 for r in run.records if r["retrain"]) and not relabelled
+    first = latent.generator.decode(torch.tensor(run.records[0]["code"]).view(1, 8, 8))
+    assert not torch.equal(to_uint8(first)[0], run.images[0])  # the first query already saw a fine-tuned decoder
     for r in run.records:
         assert len(r["code"]) == 64 and r["status"] == "optimal" and set(r["times"]) >= {"fit_s", "solve_s"}
         changed = np.flatnonzero(np.array(r["code"]) != np.array(r["base_code"]))
@@ -169,13 +175,21 @@ def vae_latent(oracle):
 
 
 def test_the_vae_baseline_runs_in_the_same_loop_and_resumes_mid_cycle(tmp_path, vae_latent, oracle, monkeypatch):
-    cfg = LoopConfig(budget=6, retrain_every=3, rank_k=1e-3, free_cells=4, seed=3, proposer="slsqp", batch_size=64)
-    monkeypatch.setattr(dngo, "MAX_STEPS", 200)
-    straight = run_loop(tmp_path / "straight", vae_latent, cfg, oracle, progress=False).records
+    cfg = LoopConfig(budget=6, retrain_every=3, rank_k=1e-3, free_cells=4, seed=3, proposer="slsqp", batch_size=64,
+                     target="decoded", fit_set=(30, 60))
+    relabelled = []
+    real_label = loop.label_latents
+    monkeypatch.setattr(loop, "label_latents", lambda *a: relabelled.append(1) or real_label(*a))
+    run = run_loop(tmp_path / "straight", vae_latent, cfg, oracle, progress=False)
+    straight = run.records
+    assert len(relabelled) == 2  # the decoded target: labels made again after each of the two fine-tunes
     assert [r["solver"] for r in straight] == ["slsqp"] * 6 and len(straight[0]["code"]) == 64
-    assert [r["retrain"] is not None for r in straight] == [False, False, True, False, False, True]
+    assert [r["retrain"] is not None for r in straight] == [True, False, False, True, False, False]
     assert straight[0]["times"]["fit_s"] > 0 and straight[1]["times"]["fit_s"] == 0  # one fit per cycle
-    assert len({tuple(r["code"]) for r in straight[:3]}) == 3  # a cycle's r optima are distinct
+    assert straight[0]["slsqp_succeeded"] == 10  # SLSQP runs until 10 succeed
+    assert all(r["status"] == "optimal" for r in straight)
+    latents = np.array([r["code"] for r in straight])  # the authors' many random starts: no point proposed twice
+    assert min(np.linalg.norm(a - b) for i, a in enumerate(latents) for b in latents[:i]) >= 0.01
 
     real = RunDir.append
     calls = {"n": 0}

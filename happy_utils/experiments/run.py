@@ -39,7 +39,7 @@ def run_experiment(spec: RunSpec, out: Path, progress: bool = True) -> dict:
     cfg, source, variant = spec.preset, spec.source, spec.variant
     run = RunDir(out, spec.config())
     out = run.path
-    prepared = prepare(cfg, source, variant.generator, progress)
+    prepared = prepare(cfg, source, variant.generator, spec.target, progress)
     timings, figures = dict(prepared.timings), dict(prepared.figures)
     generator, restricted, references = prepared.generator, prepared.restricted, prepared.references
     surrogate_summary = dict(prepared.surrogate_summary)
@@ -53,7 +53,7 @@ def run_experiment(spec: RunSpec, out: Path, progress: bool = True) -> dict:
 
     with stage("loop", timings):
         latent = LatentSet(faces=restricted, generator=generator, latents=prepared.latents, labels=prepared.labels,
-                           target="decoded")
+                           target=prepared.target)
         records, images = {}, {}
         extra = {"preset": cfg.name, "source": source, "variant": variant.name,
                  variant.generator: generator.meta["data"]}

@@ -14,7 +14,7 @@ from ..loop import LoopConfig
 from .variants import GENERATORS, Variant, get_variant
 
 #: Knobs a run may override on top of its preset and variant.
-OVERRIDES = ("budget", "free_cells")
+OVERRIDES = ("budget", "free_cells", "target")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -51,10 +51,12 @@ class RunSpec:
         if unknown:
             raise ValueError(f"unknown overrides {sorted(unknown)}; valid: {', '.join(OVERRIDES)}")
         overrides = {k: v for k, v in overrides.items() if v is not None}
-        t = overrides.get("free_cells")
-        if t is not None and chosen.free_cells is not None and t != chosen.free_cells:
-            raise ValueError(f"variant {chosen.name} fixes free_cells (t) = {chosen.free_cells}, so --free-cells {t} "
-                             f"contradicts it; use --variant vqvae-wr --free-cells {t} for another t")
+        for knob, flag, fixed in (("free_cells", "--free-cells", chosen.free_cells), ("target", "--target",
+                                                                                      chosen.target)):
+            wanted = overrides.get(knob)
+            if wanted is not None and fixed is not None and wanted != fixed:
+                raise ValueError(f"variant {chosen.name} fixes {knob} = {fixed}, so {flag} {wanted} contradicts it; "
+                                 f"use --variant vqvae-wr {flag} {wanted} instead")
         if isinstance(seeds, str):
             seeds = parse_seeds(seeds)
         seeds = tuple(range(cfg.n_seeds) if seeds is None else seeds)
@@ -66,13 +68,18 @@ class RunSpec:
     def free_cells(self) -> int:
         return self.overrides.get("free_cells", self.variant.t(self.preset))
 
+    @property
+    def target(self) -> str:
+        return self.overrides.get("target", self.variant.surrogate_target(self.preset))
+
     def loop_config(self, seed: int) -> LoopConfig:
         """The loop's settings for one seed: the preset's knobs, the variant's choices, the overrides."""
         p, v = self.preset, self.variant
         return LoopConfig(budget=self.overrides.get("budget", p.budget), retrain_every=p.retrain_every,
                           rank_k=p.rank_k, free_cells=self.free_cells, seed=seed,
                           weighted_retraining=v.weighted_retraining, batch_size=GENERATORS[v.generator].batch_size(p),
-                          n_trees=p.surrogate_trees, time_limit=p.solver_time_limit_s, proposer=v.proposer)
+                          n_trees=p.surrogate_trees, target=self.target, fit_set=p.surrogate_fit_set,
+                          time_limit=p.solver_time_limit_s, proposer=v.proposer)
 
     def config(self) -> dict:
         """What the run directory's config.json records of the spec (the seeds are per-seed folders)."""

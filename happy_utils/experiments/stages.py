@@ -26,6 +26,7 @@ from ..latents import label_latents
 from ..scorers.base import SmileScorer, oracle_metrics
 from ..scorers.loading import load_scorers
 from ..surrogates.dngo import dngo_holdout_r2
+from ..surrogates.fit_set import best_and_random
 from ..surrogates.trees import TreeSurrogate, fit_trees, holdout_r2
 from .variants import GENERATORS
 
@@ -60,18 +61,20 @@ class Prepared:
     generator: Generator
     generator_quality: dict  # on the held-out restricted faces
     latents: torch.Tensor  # of the restricted faces
-    labels: np.ndarray  # the surrogate's targets: f(d(z))
+    target: str  # what the labels are: f(x) ("raw") or f(d(e(x))) ("decoded")
+    labels: np.ndarray  # the surrogate's targets
     surrogate: TreeSurrogate | None  # the trees (VQ-VAE); None for the VAE, whose DNGO is fitted in the loop
     surrogate_summary: dict
 
 
-def prepare(cfg: Preset, source: str, generator: str, progress: bool = True) -> Prepared:
-    """Run (or reuse, within this process and these folders) the stages before the loop for a generator kind."""
-    return _prepare(cfg, source, generator, progress, (get_paths(), os.environ.get("HAPPY_CELEBA_DIR")))
+def prepare(cfg: Preset, source: str, generator: str, target: str, progress: bool = True) -> Prepared:
+    """Run (or reuse, within this process and these folders) the stages before the loop for a generator kind and a
+    surrogate target."""
+    return _prepare(cfg, source, generator, target, progress, (get_paths(), os.environ.get("HAPPY_CELEBA_DIR")))
 
 
-@functools.lru_cache(maxsize=2)
-def _prepare(cfg: Preset, source: str, kind: str, progress: bool, where: tuple) -> Prepared:
+@functools.lru_cache(maxsize=4)
+def _prepare(cfg: Preset, source: str, kind: str, target: str, progress: bool, where: tuple) -> Prepared:
     timings: dict[str, float] = {}
     figures: dict = {}
 
@@ -86,12 +89,13 @@ def _prepare(cfg: Preset, source: str, kind: str, progress: bool, where: tuple) 
 
     with stage("oracle", timings):
         scorers = load_scorers(source)  # CelebA has no judge
-        quality, references, valid_degree = {}, {"raw": {}, "reconstructed": {}}, {}
+        quality, references, valid_degree, raw_scores = {}, {"raw": {}, "reconstructed": {}}, {}, {}
         for which, scorer in scorers.items():
             on_valid = scorer.score(valid.images)
             valid_degree[which] = on_valid.degree.numpy()
             quality[which] = oracle_metrics(on_valid, valid.labels, truth)
-            references["raw"][which] = topk_summary(scorer.score(restricted.images).degree.numpy())
+            raw_scores[which] = scorer.score(restricted.images).degree.numpy()
+            references["raw"][which] = topk_summary(raw_scores[which])
         figures["calibration"] = plotting.calibration(truth.numpy(), valid_degree)
 
     with stage(kind, timings):
@@ -110,19 +114,23 @@ def _prepare(cfg: Preset, source: str, kind: str, progress: bool, where: tuple) 
             {"original": held_out.images[:10], "reconstruction": model.reconstruct(held_out.images[:10])}, n=10)
 
     with stage("surrogate", timings):
-        labels = label_latents(model, latents, scorers["oracle"])
+        labels = label_latents(model, latents, scorers["oracle"]) if target == "decoded" else raw_scores["oracle"]
+        described = {"raw": "oracle score f(x) of the training face (the paper's)",
+                     "decoded": "oracle score f(d(e(x))) of its reconstruction"}[target]
+        rows = (np.arange(len(labels)) if cfg.surrogate_fit_set is None
+                else best_and_random(labels, *cfg.surrogate_fit_set, seed=0))  # as the loop's first cycle fits it
+        fit_on = {"target": target, "labels": described, "fitted_on": len(rows)}
         if kind == "vae":
             surrogate = None  # DNGO is fitted per cycle, inside the loop
-            r2, y_true, y_pred = dngo_holdout_r2(latents.numpy(), labels)
-            surrogate_summary = {"target": "oracle score of the decoded latent", "model": "DNGO", "heldout_r2": r2}
+            r2, y_true, y_pred = dngo_holdout_r2(latents.numpy()[rows], labels[rows])
+            surrogate_summary = {**fit_on, "model": "DNGO", "heldout_r2": r2}
         else:
-            r2, y_true, y_pred = holdout_r2(latents, labels, n_trees=cfg.surrogate_trees)
-            surrogate = fit_trees(latents, labels, n_trees=cfg.surrogate_trees)
-            surrogate_summary = {"target": "oracle score of the decoded code", "trees": cfg.surrogate_trees,
-                                 "heldout_r2": r2}
+            r2, y_true, y_pred = holdout_r2(latents[rows], labels[rows], n_trees=cfg.surrogate_trees)
+            surrogate = fit_trees(latents[rows], labels[rows], n_trees=cfg.surrogate_trees)
+            surrogate_summary = {**fit_on, "trees": cfg.surrogate_trees, "heldout_r2": r2}
         figures["surrogate_parity"] = plotting.parity(y_true, y_pred, r2)
 
     return Prepared(timings=timings, figures=figures, train=train, valid=valid, restricted=restricted,
                     scorers=scorers, scorer_quality=quality, references=references, generator=model,
-                    generator_quality=model_quality, latents=latents, labels=labels, surrogate=surrogate,
+                    generator_quality=model_quality, latents=latents, target=target, labels=labels, surrogate=surrogate,
                     surrogate_summary=surrogate_summary)

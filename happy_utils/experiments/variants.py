@@ -43,12 +43,17 @@ class Variant:
     proposer: str = "mio"
     weighted_retraining: bool = True
     free_cells: int | None = None  # t; None: the preset's
+    target: str | None = None  # the surrogate's labels (see `latents`); None: the preset's
     in_ablation: bool = False  # a row of the paper's Table 1 (t of the VQ-VAE + WR)
     paper: dict = field(default_factory=dict)  # the paper's CelebA results: (mean, sd) of Top10/Top50, FID
 
     def t(self, preset: Preset) -> int:
         """The number of free cells this variant runs with under a preset."""
         return self.free_cells if self.free_cells is not None else preset.free_cells
+
+    def surrogate_target(self, preset: Preset) -> str:
+        """What this variant's surrogate learns under a preset."""
+        return self.target if self.target is not None else preset.surrogate_target
 
     def load_generator(self, preset: Preset, images: torch.Tensor, progress: bool = True) -> Generator:
         return GENERATORS[self.generator].load_or_train(preset, images, progress=progress)
@@ -58,6 +63,7 @@ class Variant:
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("vqvae-wr", "VQ-VAE + weighted retraining", in_ablation=True,
             paper={"top10": (2.85, 0.07), "top50": (2.50, 0.05), "fid": 41.69}),
+    Variant("vqvae-wr-decoded", "VQ-VAE + WR, surrogate on f(d(e(x)))", target="decoded"),
     Variant("vqvae-nowr", "VQ-VAE, no retraining", weighted_retraining=False, paper={"top50": (2.42, None)}),
     Variant("vae-wr", "VAE + weighted retraining (continuous LSO)", generator="vae", proposer="slsqp",
             paper={"top50": (1.70, None), "fid": 50.51}),

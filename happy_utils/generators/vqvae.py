@@ -178,9 +178,10 @@ class VQVAE(nn.Module):
 
     def finetune(self, images: torch.Tensor, epochs: float, batch_size: int, weights: torch.Tensor,
                  seed: int) -> TrainResult:
-        """Weighted retraining: `train_vqvae` on images drawn in proportion to `weights`, constant learning rate."""
-        return train_vqvae(self, images, epochs, batch_size, weights=weights, seed=seed, progress=False,
-                           desc="fine-tune")
+        """Weighted retraining: `train_vqvae` on images drawn in proportion to `weights`, constant learning rate and,
+        as in the paper and the authors' code, no re-seeding of unused codes (that only rescues the first training)."""
+        return train_vqvae(self, images, epochs, batch_size, weights=weights, seed=seed, reseed_every=None,
+                           progress=False, desc="fine-tune")
 
     def quality(self, images: torch.Tensor, scorers: dict | None = None) -> dict[str, float]:
         """Reconstruction PSNR, codebook use and, per scorer, how far the smile score moves through the model."""
@@ -208,11 +209,12 @@ def stage_shapes(model: VQVAE) -> dict[str, list[tuple[int, int, int]]]:
 
 def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: int = 128, lr: float = 1e-3,
                 weights: torch.Tensor | None = None, seed: int = 0, state_path: Path | None = None,
-                reseed_every: int = 50, log_every: int = 10, save_every: int = 200, cosine: bool = False,
+                reseed_every: int | None = 50, log_every: int = 10, save_every: int = 200, cosine: bool = False,
                 progress: bool = True, desc: str = "VQ-VAE") -> TrainResult:
     """Train (or fine-tune) on uint8 images for a number of epochs, which may be a fraction of one.
 
-    `weights` makes it weighted retraining. `cosine` decays the learning rate to 2% of `lr` along a half cosine
+    `weights` makes it weighted retraining. Codes unused for `reseed_every` steps are moved onto encoder outputs
+    (None: never). `cosine` decays the learning rate to 2% of `lr` along a half cosine
     (for a first training; a short fine-tune keeps it constant). With `state_path`, the model, optimiser and step are saved every
     `save_every` steps and at the end; a training started again with the same arguments resumes where it stopped,
     and ends with the same weights as one that was never interrupted.
@@ -245,7 +247,7 @@ def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: i
         loss.backward()
         opt.step()
         usage += torch.bincount(codes.flatten(), minlength=model.cfg.num_codes)
-        if (step + 1) % reseed_every == 0:
+        if reseed_every and (step + 1) % reseed_every == 0:
             reseeded += model.reseed_codes(usage == 0, z, gen)
             usage.zero_()
         if step % log_every == 0 or step == len(plan) - 1:

@@ -25,6 +25,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from ..surrogates import entmoot_compat as ec
+from ..surrogates.fit_set import cycle_rows
 from ..surrogates.trees import TreeModel, TreeSurrogate, check_codes, fit_trees, tree_value
 from .base import Proposal
 
@@ -345,22 +346,32 @@ def optimize(surrogate: TreeSurrogate, base_code, free_cells, method: str = "pru
 
 
 class MIOProposer:
-    """The paper's query: refit the trees on all data, solve the MIO over the t most important cells of the base."""
+    """The paper's query: refit the trees on the cycle's data, solve the MIO over the t most important cells of the
+    base code, the others fixed."""
 
     name = "mio"
 
-    def __init__(self, free_cells: int, n_trees: int, seed: int, solver: str = "highs", time_limit: float = 60.0,
+    def __init__(self, free_cells: int, n_trees: int, seed: int, per_cycle: int = 1,
+                 fit_set: tuple[int, int] | None = None, solver: str = "highs", time_limit: float = 60.0,
                  beta: float = 0.0):
         self.free_cells, self.n_trees, self.seed = free_cells, n_trees, seed
+        self.per_cycle, self.fit_set = per_cycle, fit_set
         self.solver, self.time_limit, self.beta = solver, time_limit, beta
 
     def propose(self, q: int, latents: np.ndarray, labels: np.ndarray, base: np.ndarray) -> Proposal:
         start = time.perf_counter()
-        surrogate = fit_trees(latents, labels, n_trees=self.n_trees, seed=self.seed)
+        rows = cycle_rows(q, self.per_cycle, labels, self.fit_set, self.seed)
+        surrogate = fit_trees(latents[rows], labels[rows], n_trees=self.n_trees, seed=self.seed)
         fit_s = time.perf_counter() - start
+        proposal = self.solve(surrogate, base)
+        proposal.fit_s = fit_s
+        return proposal
+
+    def solve(self, surrogate: TreeSurrogate, base: np.ndarray) -> Proposal:
+        """The MIO step alone, on trees fitted elsewhere (notebook 04 fits once and solves from many faces)."""
         result = optimize(surrogate, base, surrogate.top_cells(self.free_cells), solver=self.solver,
                           time_limit=self.time_limit, beta=self.beta)
-        return Proposal(latent=result.code, fit_s=fit_s, solve_s=result.seconds,
+        return Proposal(latent=result.code, fit_s=0.0, solve_s=result.seconds,
                         record={"free": result.free, "surrogate": result.value, "objective": result.objective,
                                 "status": result.status, "gap": result.gap, "solver": result.solver,
                                 "n_vars": result.n_vars, "message": result.message})

@@ -16,7 +16,7 @@ from ..data.celeba import celeba_root
 from ..data.faces import FaceDataset, render_faces
 from ..files import verify_checksum
 from .base import SmileScorer, oracle_metrics
-from .predictor import PREDICTOR_FILE, load_predictor
+from .predictor import find_predictor, load_predictor
 from .synthetic import ARCHITECTURES, CHECKPOINT_FORMAT
 
 #: Shipped weights and their training seed; `data/SHA256SUMS` holds their checksums.
@@ -26,14 +26,15 @@ SHIPPED = {"oracle": ("oracle_synthetic.pt", 1), "judge": ("judge_synthetic.pt",
 def load_scorer(which: str = "oracle", path: Path | None = None, dev: torch.device | None = None,
                 verify: bool = True, source: str = "synthetic") -> SmileScorer:
     """The black box of a data source: the shipped synthetic oracle or judge (checksum-verified), a checkpoint saved
-    by `train_scorer`, or on CelebA Talk-to-Edit's predictor (`predictor_128.pth.tar` in $HAPPY_CELEBA_DIR)."""
+    by `train_scorer`, or on CelebA Talk-to-Edit's predictor in $HAPPY_CELEBA_DIR (the authors' temperature-scaled
+    `predictor_128_scaled3.pth.tar`, else `predictor_128.pth.tar` with the temperature `calibrate` fitted)."""
     if which not in SHIPPED:
         raise ValueError(f"unknown scorer {which!r}; valid: {', '.join(SHIPPED)}")
     if check_source(source) == "celeba":
         if which == "judge":
             raise FileNotFoundError("CelebA has no independent judge: the paper's only black box is Talk-to-Edit's "
                                     "predictor, the oracle. Use `load_scorers`, which leaves the judge out there")
-        return load_predictor(path or celeba_root() / PREDICTOR_FILE, dev)
+        return load_predictor(path or find_predictor(celeba_root()), dev)
     path = Path(path) if path is not None else get_paths().data / SHIPPED[which][0]
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: the repository ships it in data/; recreate it with "

@@ -1,0 +1,42 @@
+"""A run's spec: names, environment and overrides resolved once, with a defined precedence."""
+
+import pytest
+
+from happy_utils.config import get_preset
+from happy_utils.experiments.spec import RunSpec, parse_seeds
+
+
+def test_the_environment_is_read_once_at_the_edge(monkeypatch):
+    monkeypatch.setenv("HAPPY_PRESET", "smoke")
+    spec = RunSpec.resolve()
+    assert spec.preset.name == "smoke" and spec.source == "synthetic" and spec.seeds == (0,)
+    monkeypatch.setenv("HAPPY_PRESET", "paper")  # later changes do not reach a resolved spec
+    assert spec.loop_config(0).budget == get_preset("smoke").budget
+
+
+def test_variant_preset_and_overrides_make_the_loop_config():
+    smoke = get_preset("smoke")
+    cfg = RunSpec.resolve("smoke", variant="vqvae-wr", seeds="0-1").loop_config(1)
+    assert (cfg.free_cells, cfg.target, cfg.fit_set, cfg.seed) == (smoke.free_cells, "raw", (200, 300), 1)
+    assert RunSpec.resolve("smoke", variant="vqvae-wr-t16").loop_config(0).free_cells == 16  # the variant's t
+    assert RunSpec.resolve("smoke", variant="vqvae-wr-decoded").loop_config(0).target == "decoded"
+    over = RunSpec.resolve("smoke", variant="vqvae-wr", budget=9, free_cells=6, target="decoded").loop_config(0)
+    assert (over.budget, over.free_cells, over.target) == (9, 6, "decoded")
+    vae = RunSpec.resolve("smoke", variant="vae-wr").loop_config(0)
+    assert vae.proposer == "slsqp" and vae.batch_size == 64  # the VAE's Table 7 batch size, not the VQ-VAE's
+    assert RunSpec.resolve("smoke", variant="vqvae-wr-t4", free_cells=4).free_cells == 4  # agreeing is fine
+
+
+def test_contradictions_and_bad_values_are_refused_before_anything_runs():
+    with pytest.raises(ValueError, match="vqvae-wr-t4 fixes free_cells = 4, so --free-cells 8"):
+        RunSpec.resolve("smoke", variant="vqvae-wr-t4", free_cells=8)
+    with pytest.raises(ValueError, match="vqvae-wr-decoded fixes target = decoded, so --target raw"):
+        RunSpec.resolve("smoke", variant="vqvae-wr-decoded", target="raw")
+    with pytest.raises(ValueError, match="free_cells .* got 65"):
+        RunSpec.resolve("smoke", free_cells=65)
+    with pytest.raises(ValueError, match="unknown variant 'vqvae-xl'"):
+        RunSpec.resolve("smoke", variant="vqvae-xl")
+    with pytest.raises(ValueError, match="unknown overrides"):
+        RunSpec.resolve("smoke", beta=1.0)
+    with pytest.raises(ValueError, match="--seeds must name distinct"):
+        parse_seeds("1,1")
