@@ -20,9 +20,15 @@ from .data.cropping import FaceDetector, astronaut_photos, crop_face, crop_photo
 from .data.faces import build_world, render_faces
 from .generators.training import count_parameters
 from .generators.vqvae import VQVAE, VQVAEConfig, train_vqvae
-from .latents import latent_set
+from .latents import label_latents, latent_set
+from .loop import query
+from .proposers.base import Proposal
 from .proposers.mio import optimize
+from .scorers.fid import inception_features, world_features
+from .scorers.loading import load_realism, load_scorer, load_scorers
 from .scorers.predictor import AttributePredictor
+from .surrogates.fit_set import best_and_random
+from .surrogates.holdout import holdout_split, r2_score
 from .surrogates.planted import planted_codes
 from .surrogates.trees import fit_trees
 
@@ -158,6 +164,54 @@ def bench_mio(n: int = 3000, as_json: bool = False, draws: int = 5, t: int = 8, 
     return result
 
 
+def bench_surrogate(n: int = 40, as_json: bool = False, preset: str | None = None) -> dict:
+    """The surrogate's choices side by side on a preset's real codes (laptop by default): held-out R^2 per target
+    (raw f(x), decoded f(d(e(x)))) and fit set (all, 2,000 best + 8,000 random, 1,000 + 4,000) on two splits, and gain
+    against split importance for the free cells (n single queries from the same faces, t = the preset's)."""
+    cfg = get_preset(preset or "laptop")
+    scorers = load_scorers("synthetic")
+    data = latent_set(cfg, "synthetic", target="raw", scorer=scorers["oracle"])
+    codes = data.rows
+    labels = {"raw": data.labels, "decoded": label_latents(data.generator, data.latents, scorers["oracle"])}
+    rows = []
+    for target, y in labels.items():
+        for name, fit_set in (("all", None), ("2,000 + 8,000", (2_000, 8_000)), ("1,000 + 4,000", (1_000, 4_000))):
+            r2s, fits = [], []
+            for seed in (0, 1):
+                test, train = holdout_split(len(codes), 0.2, seed)
+                fitted = train if fit_set is None else train[best_and_random(y[train], *fit_set, seed=seed)]
+                start = time.perf_counter()
+                model = fit_trees(codes[fitted], y[fitted], n_trees=cfg.surrogate_trees, seed=seed)
+                fits.append(time.perf_counter() - start)
+                r2s.append(r2_score(y[test], model.predict(codes[test])))
+            rows.append({"target": target, "fit set": name, "points": len(fitted),
+                         "heldout_r2": " / ".join(f"{r:.3f}" for r in r2s), "fit_s": round(float(np.mean(fits)), 2)})
+    surrogate = fit_trees(codes, labels["raw"], n_trees=cfg.surrogate_trees)
+    starts = np.random.default_rng(0).choice(len(codes), n, replace=False)
+    importance = {}
+    for kind in ("gain", "split"):
+        cells = np.argsort(-surrogate.booster.feature_importance(kind), kind="stable")[:cfg.free_cells]
+        scores = [query(data.generator, int(i), codes[i], Proposal(optimize(surrogate, codes[i], cells).code, {}, 0, 0),
+                        scorers["oracle"], scorers["judge"]) for i in starts]
+        importance[kind] = {"cells": sorted(divmod(int(c), 8) for c in cells),
+                            "oracle": round(float(np.mean([q.score for q in scores])), 3),
+                            "oracle_se": round(float(np.std([q.score for q in scores]) / np.sqrt(n)), 3),
+                            "judge": round(float(np.mean([q.judge for q in scores])), 3)}
+    result = {"bench": "surrogate", "preset": cfg.name, "codes": len(codes), "trees": cfg.surrogate_trees,
+              "rows": rows, "importance": importance}
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(f"{cfg.name} preset: {len(codes)} restricted codes, {cfg.surrogate_trees} trees, 20% held out "
+              "(two splits)\n")
+        print(_table(rows, ["target", "fit set", "points", "heldout_r2", "fit_s"]))
+        print(f"\n{n} single queries, t = {cfg.free_cells}, raw target: mean score of the query")
+        for kind, r in importance.items():
+            print(f"  {kind:5s} importance: oracle {r['oracle']} ± {r['oracle_se']}, judge {r['judge']}; "
+                  f"cells {r['cells']}")
+    return result
+
+
 def bench_celeba(n: int = 256, as_json: bool = False) -> dict:
     """The CelebA path's throughput per device: MTCNN cropping (batched, and the whole resumable folder job with
     JPEG decoding and shard writing) and the Talk-to-Edit predictor (random weights: speed does not depend on them)."""
@@ -199,4 +253,33 @@ def bench_celeba(n: int = 256, as_json: bool = False) -> dict:
     return result
 
 
-BENCHMARKS = {"data": bench_data, "vqvae": bench_vqvae, "mio": bench_mio, "celeba": bench_celeba}
+def bench_quality(n: int = 200, as_json: bool = False) -> dict:
+    """The quality measures' throughput beside the renderer and the oracle: realism (inverse network, re-render,
+    distance), world features, InceptionV3 pool3 (the FID's cost), in images/s on this machine."""
+    params = world.sample_faces(n, seed=0)
+    images = world.render(params)
+    oracle, realism = load_scorer("oracle"), load_realism("synthetic")
+    inception, world_feats = inception_features(), world_features(realism)
+    rows = []
+    for step, fn, items in (("render (the synthetic world)", lambda: world.render(params), n),
+                            ("oracle score", lambda: oracle.score(images), n),
+                            ("realism: inverse net + re-render + distance", lambda: realism.assess(images), n),
+                            ("world features (512)", lambda: world_feats(images), n),
+                            ("InceptionV3 pool3 (resize to 299)", lambda: inception(images[:min(n, 100)]),
+                             min(n, 100))):
+        rows.append({"step": step, "images_per_s": round(_throughput(fn, items, repeats=1), 1)})
+    by = {r["step"].split(" ")[0]: r["images_per_s"] for r in rows}
+    result = {"bench": "quality", "images": n, "threads": torch.get_num_threads(), "rows": rows,
+              "realism_images_per_s": by["realism:"], "inception_images_per_s": by["InceptionV3"],
+              "inception_seconds_for_2000": round(2000 / by["InceptionV3"], 1)}
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(_table(rows, ["step", "images_per_s"]))
+        print(f"\nrealism: {by['realism:']} images/s (target >= 500); InceptionV3 features of 2,000 faces: "
+              f"{result['inception_seconds_for_2000']} s (target <= 60 s)")
+    return result
+
+
+BENCHMARKS = {"data": bench_data, "vqvae": bench_vqvae, "mio": bench_mio, "surrogate": bench_surrogate,
+              "celeba": bench_celeba, "quality": bench_quality}

@@ -24,7 +24,9 @@ from .experiments.variants import VARIANTS
 from .files import write_checksum
 from .data.celeba import celeba_root
 from .latents import SURROGATE_TARGETS
-from .scorers.loading import SHIPPED, evaluate_scorers
+from .experiments.quality import CALIBRATION_SEED, evaluate_quality, print_quality
+from .scorers.loading import REALISM_FILE, SHIPPED, evaluate_scorers, load_realism
+from .scorers.realism import calibrate_threshold, load_judge, save_judge, train_inverse
 from .scorers.predictor import PREDICTOR_FILE, calibrate, calibration_path
 from .scorers.synthetic import train_scorer
 
@@ -50,8 +52,8 @@ def _bench(args: argparse.Namespace) -> None:
     if args.n:
         kwargs["n"] = args.n
     if args.preset:
-        if args.name != "mio":
-            sys.exit("error: --preset only applies to 'bench mio'")
+        if args.name not in ("mio", "surrogate"):
+            sys.exit("error: --preset only applies to 'bench mio' and 'bench surrogate'")
         kwargs["preset"] = args.preset
     BENCHMARKS[args.name](**kwargs)
 
@@ -65,6 +67,26 @@ def _train_oracle(args: argparse.Namespace) -> None:
         ckpt = train_scorer(which, seed, cfg.oracle_images_per_epoch, cfg.oracle_epochs, path)
         write_checksum(path)
         print(json.dumps({which: ckpt["meta"]["history"][-1], "path": str(path)}))
+
+
+def _train_realism(args: argparse.Namespace) -> None:
+    setup()
+    path = Path(args.out) if args.out else get_paths().data / REALISM_FILE
+    ckpt = train_inverse(args.steps, path, batch_size=args.batch_size)
+    judge = load_judge(path)
+    calibration = calibrate_threshold(judge, CALIBRATION_SEED, args.calibration_n)
+    save_judge(judge, path, ckpt["config"], calibration)
+    write_checksum(path)
+    print(json.dumps({"path": str(path), "calibration": calibration, "last": ckpt["meta"]["history"][-1]}))
+
+
+def _eval_quality(args: argparse.Namespace) -> None:
+    setup()
+    result = evaluate_quality(load_realism("synthetic"), args.seed, args.n)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_quality(result)
 
 
 def _calibrate_predictor(args: argparse.Namespace) -> None:
@@ -122,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     bench = sub.add_parser("bench", help="benchmarks that compare variants side by side")
     bench.add_argument("name", choices=list(BENCHMARKS))
     bench.add_argument("--n", type=int, help="number of items to time (mio: planted training codes)")
-    bench.add_argument("--preset", choices=presets, help="mio only: use this preset's real latent codes")
+    bench.add_argument("--preset", choices=presets, help="mio, surrogate: use this preset's real latent codes")
     bench.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
     bench.set_defaults(func=_bench)
 
@@ -131,6 +153,21 @@ def main(argv: list[str] | None = None) -> None:
     train.add_argument("--preset", choices=presets, help="training size (the shipped weights: laptop)")
     train.add_argument("--out", help="folder for the weights (default: data/)")
     train.set_defaults(func=_train_oracle)
+
+    tr = sub.add_parser("train-realism", help="train the realism inverse network, calibrate its pass threshold, "
+                                             "write its checksum")
+    tr.add_argument("--steps", type=int, default=5000, help="training steps of fresh renders (default 5000)")
+    tr.add_argument("--batch-size", type=int, default=64)
+    tr.add_argument("--calibration-n", type=int, default=2000, help="clean renders of the calibration seed")
+    tr.add_argument("--out", help=f"where to write it (default: data/{REALISM_FILE})")
+    tr.set_defaults(func=_train_realism)
+
+    eq = sub.add_parser("eval-quality", help="realism, Inception FID and world FID of clean and distorted renders "
+                                             "of an unseen seed (and of cached VQ-VAEs' reconstructions)")
+    eq.add_argument("--seed", type=int, required=True, help="a seed the realism judge never saw")
+    eq.add_argument("--n", type=int, default=200, help="faces per set (default 200)")
+    eq.add_argument("--json", action="store_true", help="print one machine-readable JSON object")
+    eq.set_defaults(func=_eval_quality)
 
     cal = sub.add_parser("calibrate-predictor", help="fit the CelebA predictor's temperature on CelebA-Dialog's "
                                                      "validation faces and write it beside predictor_128.pth.tar")

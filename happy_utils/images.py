@@ -6,6 +6,9 @@ channels-last array or an image normalised to [-1, 1] fails at the door with a m
 
 from __future__ import annotations
 
+import hashlib
+
+import numpy as np
 import torch
 
 IMAGE_SIZE = 64
@@ -34,3 +37,8 @@ def as_float(images: torch.Tensor) -> torch.Tensor:
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """Quantise float images in [0, 1] to uint8, as they are stored."""
     return (images.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8)
+
+
+def data_fingerprint(images: torch.Tensor) -> str:
+    """A short hash of a set of images: a cache made for other images is never taken for these."""
+    return hashlib.sha256(np.ascontiguousarray(images.numpy()).tobytes()).hexdigest()[:16]

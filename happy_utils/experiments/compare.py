@@ -19,20 +19,16 @@ import torch
 from .. import metrics, plotting
 from ..config import Preset
 from ..data import world
-from ..data.faces import FaceDataset
 from ..data.sources import load_faces
 from ..files import write_text
 from ..records import RunDir
-from ..scorers import fid
-from ..scorers.loading import load_scorers
+from ..scorers.loading import load_realism, load_scorers
+from ..scorers.realism import RealismJudge
+from .quality import assess, extractors, fid_report, fid_targets, sample
 from .run import run_experiment
 from .spec import RunSpec
 from .tables import TRAINING
 from .variants import VARIANTS, get_variant
-
-#: The unseen happy faces the generated ones are compared with: all of levels 3-5, and each level alone.
-FID_TARGETS = {"3-5": (3, 4, 5), "3": (3,), "4": (4,), "5": (5,)}
-
 
 def _finished(path: Path, spec: RunSpec) -> bool:
     if not (path / "summary.json").exists():
@@ -50,11 +46,6 @@ def load_variant(path: Path) -> tuple[dict, dict[int, list[dict]], dict[int, tor
         run = RunDir.existing(Path(path) / f"seed{s}")
         records[s], images[s] = run.records(), run.load_state()["query_images"]
     return summary, records, images
-
-
-def _sample(faces: FaceDataset, n: int, seed: int = 0) -> torch.Tensor:
-    pick = np.sort(np.random.default_rng(seed).permutation(len(faces))[:n])
-    return faces.images[torch.from_numpy(pick)]
 
 
 def run_comparison(specs: list[RunSpec], out: Path, progress: bool = True) -> dict:
@@ -80,60 +71,78 @@ def comparison_specs(preset: str | Preset | None = None, source: str | None = No
 
 
 def compare(cfg: Preset, out: Path, variants: list[str], source: str) -> dict:
-    """Figure 3, Table 1, best faces, oracle against judge, and `comparison.json`, from finished runs in `out`."""
+    """Figure 3, Table 1, the best faces with their re-renders, oracle against judge, and `comparison.json`, from
+    finished runs in `out`: every number is computed from the runs' records and saved query images."""
     runs = {v: load_variant(out / v) for v in variants}
-    scorers = load_scorers(source)
+    scorers, realism = load_scorers(source), load_realism(source)
     train = load_faces("train", cfg, source)
     n_generated = min(sum(len(i) for i in images.values()) for _, _, images in runs.values())
-    targets = {name: _sample(train.target(levels), cfg.eval_size) for name, levels in FID_TARGETS.items()}
     generated = {v: torch.cat(list(images.values())) for v, (_, _, images) in runs.items()}
-    generated[TRAINING] = _sample(train.restricted(), n_generated, seed=1)  # the data's own distance, same size
-    extractor = fid.features(scorers)
-    fids = fid.fid_table(generated, targets, extractor)
+    generated[TRAINING] = sample(train.restricted(), n_generated, seed=1)  # the data's own distance, same size
+    fids = fid_report(generated, fid_targets(train, cfg.fid_per_level), extractors(scorers, realism))
     rows = {}
-    for v, (summary, records, _) in runs.items():
-        agg = summary["aggregate"]
-        rows[v] = {"name": VARIANTS[v].title, "seeds": summary["seeds"], "queries": summary["per_seed"][
-            str(summary["seeds"][0])]["queries"], **{f"{role}_{key}": agg[role][key] for role in ("oracle", "judge")
-                                                     if role in agg for key in ("top10", "top50", "best")},
-                   "fid": fids[v], "near_duplicates": sum(metrics.near_duplicates(i) for i in runs[v][2].values()),
-                   "seconds_per_query": agg["seconds_per_query"], "paper": VARIANTS[v].paper}
+    for v, (summary, records, images) in runs.items():
+        quality = {s: assess(realism, images[s]) for s in records} if realism is not None else {}
+        per_seed = {s: metrics.seed_summary(records[s], quality.get(s)) for s in records}
+        agg = metrics.aggregate(per_seed)
+        rows[v] = {"name": VARIANTS[v].title, "seeds": summary["seeds"], "queries": per_seed[summary["seeds"][0]][
+            "queries"], "oracle": agg["oracle"], "judge": agg.get("judge"), "realism": agg.get("realism"),
+                   "per_seed": per_seed, "fid": {key: table[v] for key, table in fids["fid"].items()},
+                   "near_duplicates": sum(metrics.near_duplicates(i) for i in images.values()),
+                   "seconds_per_query": agg["seconds_per_query"], "paper": VARIANTS[v].paper,
+                   "t": get_variant(v).t(cfg)}
+    training = {"fid": {key: table[TRAINING] for key, table in fids["fid"].items()}}
+    if realism is not None:
+        training["realism_pass_fraction"] = float(np.mean(assess(realism, generated[TRAINING])["passed"]))
     reference = runs[variants[0]][0]["restricted_reference"]
-    result = {"preset": cfg.name, "source": source, "variants": rows, "fid_extractor": extractor.name,
-              "fid_images": {"generated_per_variant": {v: len(g) for v, g in generated.items()},
-                             "targets": {t: len(x) for t, x in targets.items()}},
-              "fid_training_set": fids[TRAINING], "restricted_reference": reference,
+    result = {"preset": cfg.name, "source": source, "variants": rows, "fid_extractors": fids["extractors"],
+              "fid_images": fids["images"], "fid_notes": fids["notes"], "training_set": training,
+              "realism_threshold": realism.threshold if realism is not None else None, "restricted_reference": reference,
               "ablation": sorted(({"t": get_variant(v).t(cfg), "variant": v} for v in runs
                                   if get_variant(v).in_ablation), key=lambda row: row["t"]),
               "topk_curves": {v: {f"top{k}": {"mean": metrics.mean_std(metrics.curves(r, k))[0].tolist(),
                                               "std": metrics.mean_std(metrics.curves(r, k))[1].tolist()}
                                   for k in metrics.TOP_KS} for v, (_, r, _) in runs.items()}}
     write_text(out / "comparison.json", json.dumps(result, indent=2))
-    figures = comparison_figures(runs, fids, extractor.name, reference)
+    figures = comparison_figures(runs, fids, reference, realism)
     for name, fig in figures.items():
         fig.savefig(out / f"{name}.png")
         plt.close(fig)
     return result
 
 
-def comparison_figures(runs: dict, fids: dict, extractor: str, reference: dict) -> dict[str, plt.Figure]:
-    """Figure 3a (Top-K curves with bands), 3b (FID bars), the best faces per variant, oracle against judge."""
+def comparison_figures(runs: dict, fids: dict, reference: dict, realism: RealismJudge | None
+                       ) -> dict[str, plt.Figure]:
+    """Figure 3a (Top-K curves with bands), 3b (FID bars, per extractor), the best faces per variant (with their
+    re-renders where there is ground truth), oracle against judge."""
     refs = {"training set, raw (oracle)": {k: reference["raw"]["oracle"][f"top{k}"] for k in metrics.TOP_KS},
             "best training label (2)": {k: float(world.RESTRICTED_MAX_LABEL) for k in metrics.TOP_KS}}
     curves = {VARIANTS[v].title: {k: metrics.curves(r, k) for k in metrics.TOP_KS} for v, (_, r, _) in runs.items()}
     names = {**{v: VARIANTS[v].title for v in runs}, TRAINING: TRAINING}
-    best, titles = [], []
+    figures = {"figure3a_topk": plotting.topk_curves(curves, refs)}
+    for key, table in fids["fid"].items():
+        figures[f"figure3b_fid_{key}"] = plotting.fid_bars({names[k]: f for k, f in table.items()},
+                                                           fids["extractors"][key])
+    best, titles, parts = [], [], {}
     for v, (_, records, images) in runs.items():
         pooled = [r for s in records for r in records[s]]
         pooled_images = torch.cat([images[s] for s in records])
         picked = metrics.best_unique(pooled, 6)
+        parts[v] = slice(len(titles), len(titles) + len(picked))
         best.append(pooled_images[picked])
         titles += [f"{v}: o{pooled[i]['score']:.2f}" + (f" j{pooled[i]['judge']:.2f}" if pooled[i]["judge"] is not None
                                                          else "") for i in picked]
-    figures = {"figure3a_topk": plotting.topk_curves(curves, refs),
-               "figure3b_fid": plotting.fid_bars({names[k]: f for k, f in fids.items()}, extractor),
-               "best_faces": plotting.show_images(torch.cat(best), titles=titles, ncols=6, scale=1.6,
-                                                  suptitle="The best queries of each variant (all seeds)")}
+    best = torch.cat(best)
+    if realism is None:
+        figures["best_faces"] = plotting.show_images(best, titles=titles, ncols=6, scale=1.6,
+                                                     suptitle="The best queries of each variant (all seeds)")
+    else:
+        report = realism.assess(best)
+        for v, part in parts.items():
+            figures[f"best_faces_{v}"] = plotting.realism_rows(
+                best[part], report.rerender[part], report.error[part], report.passed[part].tolist(),
+                [f"{t}\ntrue s {d:.2f}" for t, d in zip(titles[part], report.true_degree[part].tolist())],
+                suptitle=f"{VARIANTS[v].title}: the best queries, their re-renders and the realism error")
     judged = {VARIANTS[v].title: (np.array([q["score"] for s in r for q in r[s]]),
                                  np.array([q["judge"] for s in r for q in r[s]]))
               for v, (_, r, _) in runs.items() if all(q["judge"] is not None for s in r for q in r[s])}

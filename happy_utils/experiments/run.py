@@ -23,7 +23,9 @@ from ..files import write_text
 from ..latents import LatentSet
 from ..loop import run_loop
 from ..records import RunDir
+from ..scorers.realism import RealismJudge
 from .spec import RunSpec
+from .quality import assess, extractors, fid_report, fid_targets
 from .stages import prepare, stage
 from .tables import print_run_table
 
@@ -64,14 +66,20 @@ def run_experiment(spec: RunSpec, out: Path, progress: bool = True) -> dict:
             records[s], images[s] = result.records, result.images
             timings[f"loop_seed{s}"] = round(time.perf_counter() - start, 2)
 
-    per_seed = {s: {**metrics.seed_summary(recs), "training": references} for s, recs in records.items()}
+    with stage("quality", timings):
+        realism = prepared.realism
+        quality = {s: assess(realism, images[s]) for s in records} if realism is not None else {}
+        fids = fid_report({variant.name: torch.cat(list(images.values()))},
+                          fid_targets(prepared.train, cfg.fid_per_level), extractors(prepared.scorers, realism))
+    per_seed = {s: {**metrics.seed_summary(recs, quality.get(s)), "training": references}
+                for s, recs in records.items()}
     curves = {k: metrics.curves(records, k) for k in metrics.TOP_KS}
     refs = {"training set, raw (oracle)": {k: references["raw"]["oracle"][f"top{k}"] for k in metrics.TOP_KS},
             "training set, reconstructed (oracle)": {k: references["reconstructed"]["oracle"][f"top{k}"]
                                                      for k in metrics.TOP_KS},
             "best training label (2)": {k: float(world.RESTRICTED_MAX_LABEL) for k in metrics.TOP_KS}}
     figures["topk_curves"] = plotting.topk_curves({variant.title: curves}, refs)
-    figures["best_queries"] = _best_queries_figure(records, images)
+    figures["best_queries"] = _best_queries_figure(records, images, realism)
     summary = {
         "preset": cfg.name, "source": source, "variant": variant.name, "seeds": list(spec.seeds),
         "overrides": dict(spec.overrides),
@@ -87,6 +95,7 @@ def run_experiment(spec: RunSpec, out: Path, progress: bool = True) -> dict:
         "aggregate": metrics.aggregate(per_seed),
         "topk_curves": {f"top{k}": {"mean": metrics.mean_std(c)[0].tolist(), "std": metrics.mean_std(c)[1].tolist()}
                         for k, c in curves.items()},
+        "quality": {"realism_threshold": realism.threshold if realism is not None else None, **fids},
         "timings_s": timings,
     }
     write_text(out / "summary.json", json.dumps(summary, indent=2))
@@ -98,12 +107,19 @@ def run_experiment(spec: RunSpec, out: Path, progress: bool = True) -> dict:
     return summary
 
 
-def _best_queries_figure(records: dict, images: dict, n: int = 8) -> plt.Figure:
-    """The n best unique queries of each seed, with the oracle's (o) and the judge's (j) scores."""
-    rows, titles = [], []
-    for s, recs in records.items():
-        picked = metrics.best_unique(recs, n)
-        rows.append(images[s][picked])
-        titles += [f"seed {s}: o{recs[i]['score']:.2f}" + (f" j{recs[i]['judge']:.2f}" if recs[i]["judge"] is not None
-                                                          else "") for i in picked]
-    return plotting.show_images(torch.cat(rows), titles=titles, ncols=n, scale=1.5, suptitle="Best queries per seed")
+def _best_queries_figure(records: dict, images: dict, realism: RealismJudge | None, n: int = 8) -> plt.Figure:
+    """The n best unique queries (over all seeds), with the oracle's (o) and the judge's (j) scores; in the synthetic
+    world with their re-renders, the difference and the realism error."""
+    pooled = [(s, i) for s, recs in records.items() for i in range(len(recs))]
+    flat = [records[s][i] for s, i in pooled]
+    picked = [pooled[k] for k in metrics.best_unique(flat, n)]
+    chosen = torch.stack([images[s][i] for s, i in picked])
+    titles = [f"seed {s}: o{records[s][i]['score']:.2f}" + (f" j{records[s][i]['judge']:.2f}"
+                                                            if records[s][i]["judge"] is not None else "")
+              for s, i in picked]
+    if realism is None:
+        return plotting.show_images(chosen, titles=titles, ncols=n, scale=1.5, suptitle="Best queries")
+    report = realism.assess(chosen)
+    titles = [f"{t}\ntrue s {d:.2f}" for t, d in zip(titles, report.true_degree.tolist())]
+    return plotting.realism_rows(chosen, report.rerender, report.error, report.passed.tolist(), titles,
+                                 suptitle="Best queries, their re-renders and the realism error")

@@ -24,7 +24,8 @@ from ..data.sources import load_faces
 from ..generators.base import Generator
 from ..latents import label_latents
 from ..scorers.base import SmileScorer, oracle_metrics
-from ..scorers.loading import load_scorers
+from ..scorers.loading import load_realism, load_scorers
+from ..scorers.realism import RealismJudge
 from ..surrogates.dngo import dngo_holdout_r2
 from ..surrogates.fit_set import best_and_random
 from ..surrogates.trees import TreeSurrogate, fit_trees, holdout_r2
@@ -56,6 +57,7 @@ class Prepared:
     valid: FaceDataset
     restricted: FaceDataset
     scorers: dict[str, SmileScorer]
+    realism: RealismJudge | None  # the synthetic world's ground truth; None on CelebA
     scorer_quality: dict  # per scorer, on the validation faces
     references: dict  # Top-K of the restricted set, raw and reconstructed, per scorer
     generator: Generator
@@ -89,6 +91,7 @@ def _prepare(cfg: Preset, source: str, kind: str, target: str, progress: bool, w
 
     with stage("oracle", timings):
         scorers = load_scorers(source)  # CelebA has no judge
+        realism = load_realism(source)  # and no ground truth
         quality, references, valid_degree, raw_scores = {}, {"raw": {}, "reconstructed": {}}, {}, {}
         for which, scorer in scorers.items():
             on_valid = scorer.score(valid.images)
@@ -131,6 +134,6 @@ def _prepare(cfg: Preset, source: str, kind: str, target: str, progress: bool, w
         figures["surrogate_parity"] = plotting.parity(y_true, y_pred, r2)
 
     return Prepared(timings=timings, figures=figures, train=train, valid=valid, restricted=restricted,
-                    scorers=scorers, scorer_quality=quality, references=references, generator=model,
+                    scorers=scorers, realism=realism, scorer_quality=quality, references=references, generator=model,
                     generator_quality=model_quality, latents=latents, target=target, labels=labels, surrogate=surrogate,
                     surrogate_summary=surrogate_summary)

@@ -15,18 +15,32 @@ def print_run_table(summary: dict) -> None:
     ref, agg = summary["restricted_reference"], summary["aggregate"]
     roles = [r for r in ("oracle", "judge") if r in agg]
     keys = [(r, k) for r in roles for k in ("top10", "top50", "best")]
-    print("\n" + f"{'':<13}" + "".join(f"{(r + ' ' + k)[:13]:>14}" for r, k in keys))
+    print("\n" + f"{'':<13}" + "".join(f"{(r + ' ' + k)[:13]:>14}" for r, k in keys) +
+          ("" if "realism" not in agg else f"{'pass':>8}{'valid Top10':>13}{'true s Top10':>13}"))
     rows = [(f"seed {s}", v) for s, v in summary["per_seed"].items()]
     rows += [("mean", {r: {k: v["mean"] for k, v in agg[r].items()} for r in roles})]
     rows += [(f"train {name[:5]}", ref[name]) for name in ("raw", "reconstructed")]
     for label, v in rows:
-        print(f"{label:<13}" + "".join(f"{v[r][k]:14.3f}" for r, k in keys))
+        line = f"{label:<13}" + "".join(f"{v[r][k]:14.3f}" for r, k in keys)
+        if "realism" in v:
+            valid = v["realism"]["valid_oracle"]
+            shown = "-" if valid is None else f"{valid['top10']:.3f}"
+            line += f"{v['realism']['pass_fraction']:8.2f}{shown:>13}{v['realism']['true_degree']['top10']:13.3f}"
+        print(line)
+    fid = summary["quality"]["fid"]
+    for key, name in summary["quality"]["extractors"].items():
+        print(f"FID against degrees 3-5 / 3 / 4 / 5, {name}: " +
+              " / ".join(f"{value:.1f}" for value in fid[key][summary['variant']].values()))
     t = agg["seconds_per_query"]
     print("seconds per query: " + ", ".join(f"{k[:-2]} {v:.2f}" for k, v in t.items()))
 
 
 def _pm(value: dict | None) -> str:
-    return "" if value is None else f"{value['mean']:.2f} ± {value['std']:.2f}"
+    """mean ± the 95% confidence interval's half-width over seeds (± sd where one seed gives no interval)."""
+    if not value or value.get("mean") is None:
+        return "-"
+    spread = value.get("ci95") if value.get("ci95") is not None else value.get("std")
+    return f"{value['mean']:.2f} ± {spread:.2f}" if spread is not None else f"{value['mean']:.2f}"
 
 
 def _paper(paper: dict, keys: tuple[str, ...]) -> str:
@@ -34,22 +48,43 @@ def _paper(paper: dict, keys: tuple[str, ...]) -> str:
                       for k in keys)
 
 
+def _realism(row: dict, part: str, key: str) -> dict | None:
+    return (row.get("realism") or {}).get(part, {}).get(key) if part != "pass_fraction" else \
+        (row.get("realism") or {}).get("pass_fraction")
+
+
 def print_comparison(result: dict) -> None:
     """The comparison table (with the paper's numbers beside ours) and Table 1, as printed by `compare`."""
-    print(f"\nFID features: {result['fid_extractor']}")
-    head = f"{'variant':<15}{'Top10':>14}{'Top50':>14}{'judge Top10':>14}{'judge Top50':>14}{'FID 3-5':>9}" \
-           f"{'repeats':>8}{'  paper Top10 / Top50 / FID':>28}"
+    extractors = result["fid_extractors"]
+    print("\nFIDs against degrees 3-5: " + "; ".join(f"{k}: {name}" for k, name in extractors.items()))
+    fid_keys = [k for k in ("inception", "world") if k in extractors]
+    head = (f"{'variant':<17}{'t':>3}{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'valid Top50':>13}{'pass':>12}"
+            f"{'true s Top10':>13}" + "".join(f"{k[:5] + ' FID':>11}" for k in fid_keys) +
+            f"{'judge Top10':>13}{'repeats':>8}{'  paper Top10 / Top50 / FID':>28}")
     print(head)
     for v, row in result["variants"].items():
-        print(f"{v:<15}{_pm(row['oracle_top10']):>14}{_pm(row['oracle_top50']):>14}"
-              f"{_pm(row.get('judge_top10')):>14}{_pm(row.get('judge_top50')):>14}{row['fid']['3-5']:>9.2f}"
-              f"{row['near_duplicates']:>8}{_paper(row['paper'], ('top10', 'top50', 'fid')):>28}")
-    print("repeats: queries whose decoded face is within 2% RMS of an earlier one of the same seed")
-    print(f"{TRAINING:<15}{'':>56}{result['fid_training_set']['3-5']:>9.2f}")
+        print(f"{v:<17}{row['t']:>3}{_pm(row['oracle']['top10']):>13}{_pm(row['oracle']['top50']):>13}"
+              f"{_pm(_realism(row, 'valid_oracle', 'top10')):>13}{_pm(_realism(row, 'valid_oracle', 'top50')):>13}"
+              f"{_pm(_realism(row, 'pass_fraction', '')):>12}{_pm(_realism(row, 'true_degree', 'top10')):>13}"
+              + "".join(f"{row['fid'][k]['3-5']:>11.1f}" for k in fid_keys) +
+              f"{_pm((row.get('judge') or {}).get('top10')):>13}{row['near_duplicates']:>8}"
+              f"{_paper(row['paper'], ('top10', 'top50', 'fid')):>28}")
+    training = result["training_set"]
+    passed = training.get("realism_pass_fraction")
+    print(f"{TRAINING:<17}{'':>55}{'' if passed is None else f'{passed:.2f}':>12}{'':>13}"
+          + "".join(f"{training['fid'][k]['3-5']:>11.1f}" for k in fid_keys))
+    print("mean ± 95% confidence interval over seeds; valid: over the queries that pass realism; true s: the smile "
+          "degree of the re-render; repeats: queries within 2% RMS of an earlier face of the same seed")
+    for note in result["fid_notes"][:3]:
+        print(f"note: {note}")
     if result["ablation"]:
         print("\nTable 1 (ablation over t)")
-        print(f"{'t':>3}  {'variant':<14}{'FID 3-5':>9}{'Top10':>14}{'Top50':>14}{'  paper FID / Top10 / Top50':>30}")
+        print(f"{'t':>3}  {'variant':<14}" + "".join(f"{k[:5] + ' FID':>11}" for k in fid_keys) +
+              f"{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'pass':>12}{'  paper FID / Top10 / Top50':>30}")
         for entry in result["ablation"]:
             row = result["variants"][entry["variant"]]
-            print(f"{entry['t']:>3}  {entry['variant']:<14}{row['fid']['3-5']:>9.2f}{_pm(row['oracle_top10']):>14}"
-                  f"{_pm(row['oracle_top50']):>14}{_paper(row['paper'], ('fid', 'top10', 'top50')):>30}")
+            print(f"{entry['t']:>3}  {entry['variant']:<14}" + "".join(f"{row['fid'][k]['3-5']:>11.1f}"
+                                                                      for k in fid_keys) +
+                  f"{_pm(row['oracle']['top10']):>13}{_pm(row['oracle']['top50']):>13}"
+                  f"{_pm(_realism(row, 'valid_oracle', 'top10')):>13}{_pm(_realism(row, 'pass_fraction', '')):>12}"
+                  f"{_paper(row['paper'], ('fid', 'top10', 'top50')):>30}")

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import WeightedRandomSampler
@@ -102,11 +101,6 @@ def read_checkpoint(path: Path, fmt: str, what: str) -> dict:
     if not isinstance(ckpt, dict) or ckpt.get("format") != fmt:
         raise ValueError(f"{path} is not a {what} checkpoint of format {fmt}; delete it to retrain")
     return ckpt
-
-
-def data_fingerprint(images: torch.Tensor) -> str:
-    """A short hash of a training set, so a cached model trained on other data is not taken for this one."""
-    return hashlib.sha256(np.ascontiguousarray(images.numpy()).tobytes()).hexdigest()[:16]
 
 
 def cached_or_trained(path: Path, wanted: dict, load: Callable[[Path], M], train: Callable[[Path], None]) -> M:

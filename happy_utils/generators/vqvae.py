@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 
 from ..config import Preset, get_paths
 from ..config import device as default_device
-from ..images import as_float, check_images
-from .training import (TrainResult, cached_or_trained, data_fingerprint, plan_fingerprint, psnr, read_checkpoint,
+from ..images import as_float, check_images, data_fingerprint
+from .training import (TrainResult, cached_or_trained, plan_fingerprint, psnr, read_checkpoint,
                        resume_training, sample_plan, save_checkpoint, save_training_state, score_change)
 
 LATENT_SIZE = 8

@@ -17,10 +17,12 @@ from ..data.faces import FaceDataset, render_faces
 from ..files import verify_checksum
 from .base import SmileScorer, oracle_metrics
 from .predictor import find_predictor, load_predictor
+from .realism import RealismJudge, load_judge
 from .synthetic import ARCHITECTURES, CHECKPOINT_FORMAT
 
 #: Shipped weights and their training seed; `data/SHA256SUMS` holds their checksums.
 SHIPPED = {"oracle": ("oracle_synthetic.pt", 1), "judge": ("judge_synthetic.pt", 2)}
+REALISM_FILE = "realism_synthetic.pt"
 
 
 def load_scorer(which: str = "oracle", path: Path | None = None, dev: torch.device | None = None,
@@ -69,3 +71,17 @@ def evaluate_scorers(seed: int, n: int = 2000) -> dict[str, dict[str, float]]:
     x = faces.float_images()
     return {which: oracle_metrics(net.score(x), faces.labels, faces.degree) for which, net in scorers.items()}
 
+
+
+def load_realism(source: str = "synthetic", path: Path | None = None, dev: torch.device | None = None,
+                 verify: bool = True) -> RealismJudge | None:
+    """The synthetic world's realism judge (shipped, checksum-verified); None on CelebA, which has no ground truth."""
+    if check_source(source) == "celeba":
+        return None
+    path = Path(path) if path is not None else get_paths().data / REALISM_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: the repository ships it in data/; recreate it with "
+                                "`python -m happy_utils train-realism`")
+    if verify:
+        verify_checksum(path, remedy="retrain it with `python -m happy_utils train-realism`")
+    return load_judge(path, dev)
