@@ -20,8 +20,12 @@ from .data.cropping import FaceDetector, astronaut_photos, crop_face, crop_photo
 from .data.faces import build_world, render_faces
 from .generators.training import count_parameters
 from .generators.vqvae import VQVAE, VQVAEConfig, train_vqvae
+from .experiments.fanout import Job, run_jobs
+from .experiments.run import start_run
+from .experiments.spec import RunSpec
 from .latents import label_latents, latent_set
-from .loop import query
+from .loop import query, torch_threads
+from .records import RunDir
 from .proposers.base import Proposal
 from .proposers.mio import optimize
 from .scorers.fid import inception_features, world_features
@@ -281,5 +285,68 @@ def bench_quality(n: int = 200, as_json: bool = False) -> dict:
     return result
 
 
+def _bench_jobs(preset: str, n: int, seeds: list[int], folder: Path) -> list[Job]:
+    """Jobs of `vqvae-wr` at `preset`, n queries per seed, in `folder`, with the stages before the loop done."""
+    spec = RunSpec.resolve(preset, "synthetic", "vqvae-wr", seeds, budget=n)
+    with torch_threads(1):
+        return start_run(spec, folder, progress=False).jobs()
+
+
+def bench_loop(n: int = 10, as_json: bool = False, preset: str | None = None) -> dict:
+    """Seconds per stage per query of `vqvae-wr` (one seed, n queries, one thread: a task's share of the cores),
+    amortised: the fine-tune-and-re-encode every r queries spread over them."""
+    preset = get_preset(preset).name
+    with tempfile.TemporaryDirectory() as tmp:
+        (job,) = _bench_jobs(preset, n, [0], Path(tmp))
+        start = time.perf_counter()
+        results, errors = run_jobs([job], workers=1, progress=False)
+        wall = time.perf_counter() - start
+        if errors:
+            raise RuntimeError(f"bench loop failed: {errors}")
+        records = RunDir.existing(job.seed_dir).records()
+    stages = {}
+    for record in records:
+        for key, seconds in record["times"].items():
+            stages[key.removesuffix("_s")] = stages.get(key.removesuffix("_s"), 0.0) + seconds
+    rows = [{"stage": k, "s_per_query": round(v / len(records), 3)} for k, v in stages.items()]
+    rows.append({"stage": "total (queries' own times)", "s_per_query": round(sum(stages.values()) / len(records), 3)})
+    rows.append({"stage": "wall, with loading the start latents", "s_per_query": round(wall / len(records), 3)})
+    result = {"bench": "loop", "preset": preset, "queries": len(records), "threads": 1, "rows": rows,
+              "seconds_per_query": rows[-2]["s_per_query"], "wall_seconds_per_query": rows[-1]["s_per_query"]}
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(_table(rows, ["stage", "s_per_query"]))
+        print(f"\n{preset}, vqvae-wr, {len(records)} queries on 1 thread: {result['seconds_per_query']} s per query "
+              f"amortised (goal at laptop: <= 2.0 s)")
+    return result
+
+
+def bench_scale(n: int = 5, as_json: bool = False, preset: str | None = None) -> dict:
+    """Throughput of the same four `vqvae-wr` seeds (n queries each) with 1 and with 2 workers (Ray tasks of one
+    thread each), in queries per second, side by side in one run."""
+    preset = get_preset(preset).name
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for workers in (1, 2):
+            jobs = _bench_jobs(preset, n, [0, 1, 2, 3], Path(tmp) / f"workers{workers}")
+            start = time.perf_counter()
+            _, errors = run_jobs(jobs, workers=workers, progress=False)
+            wall = time.perf_counter() - start
+            if errors:
+                raise RuntimeError(f"bench scale failed with {workers} workers: {errors}")
+            rows.append({"workers": workers, "seeds": len(jobs), "queries": n * len(jobs), "seconds": round(wall, 1),
+                         "queries_per_s": round(n * len(jobs) / wall, 3)})
+    speedup = round(rows[1]["queries_per_s"] / rows[0]["queries_per_s"], 2)
+    result = {"bench": "scale", "preset": preset, "rows": rows, "speedup": speedup}
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(_table(rows, ["workers", "seeds", "queries", "seconds", "queries_per_s"]))
+        print(f"\n2 workers / 1 worker: {speedup}x (goal on 2 cores: >= 1.7x; the 2-worker run includes starting "
+              f"Ray, about 12 s)")
+    return result
+
+
 BENCHMARKS = {"data": bench_data, "vqvae": bench_vqvae, "mio": bench_mio, "surrogate": bench_surrogate,
-              "celeba": bench_celeba, "quality": bench_quality}
+              "celeba": bench_celeba, "quality": bench_quality, "loop": bench_loop, "scale": bench_scale}

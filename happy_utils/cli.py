@@ -17,6 +17,7 @@ import matplotlib
 from .bench import BENCHMARKS
 from .config import PRESETS, SOURCES, get_paths, setup
 from .experiments.compare import comparison_specs, run_comparison
+from .experiments.fanout import default_workers
 from .experiments.run import run_experiment
 from .experiments.spec import RunSpec
 from .experiments.tables import print_comparison
@@ -33,18 +34,34 @@ from .scorers.synthetic import train_scorer
 
 def _run(args: argparse.Namespace) -> None:
     spec = RunSpec.resolve(args.preset, args.source, args.variant, args.seeds, budget=args.budget,
-                           free_cells=args.free_cells, target=args.target)
+                           free_cells=args.free_cells, target=args.target, threads=args.threads)
     setup(spec.preset.name)
     out = Path(args.out) if args.out else get_paths().runs / f"{spec.preset.name}-{args.variant}"
-    run_experiment(spec, out)
+    run_experiment(spec, out, workers=_workers(args), address=args.address)
 
 
 def _compare(args: argparse.Namespace) -> None:
     variants = args.variants.split(",") if args.variants else None
-    specs = comparison_specs(args.preset, args.source, args.seeds, variants, budget=args.budget)
+    specs = comparison_specs(args.preset, args.source, args.seeds, variants, budget=args.budget,
+                             threads=args.threads)
     setup(specs[0].preset.name)
     out = Path(args.out) if args.out else get_paths().runs / f"compare-{specs[0].preset.name}"
-    print_comparison(run_comparison(specs, out))
+    print_comparison(run_comparison(specs, out, workers=_workers(args), address=args.address))
+
+
+def _workers(args: argparse.Namespace) -> int:
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    return args.workers or default_workers(args.threads or 1)
+
+
+def _fanout_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, help="seeds run at once, each a Ray task (default: the cores / "
+                        "--threads; 1 runs them in this process, one after another)")
+    parser.add_argument("--threads", type=int, help="torch and LightGBM threads per seed (default 1); results "
+                        "depend on it, so a run records it")
+    parser.add_argument("--address", help="join the Ray cluster at this address (default: $RAY_ADDRESS, else a "
+                        "local one on 127.0.0.1 for this command); run folders must be on storage every node sees")
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -52,8 +69,8 @@ def _bench(args: argparse.Namespace) -> None:
     if args.n:
         kwargs["n"] = args.n
     if args.preset:
-        if args.name not in ("mio", "surrogate"):
-            sys.exit("error: --preset only applies to 'bench mio' and 'bench surrogate'")
+        if args.name not in ("mio", "surrogate", "loop", "scale"):
+            sys.exit("error: --preset only applies to 'bench mio', 'surrogate', 'loop' and 'scale'")
         kwargs["preset"] = args.preset
     BENCHMARKS[args.name](**kwargs)
 
@@ -129,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
                                                     "preset's; a variant that fixes t refuses another)")
     run.add_argument("--target", choices=SURROGATE_TARGETS, help="what the surrogate learns: raw, the paper's f(x); "
                      "decoded, f(d(e(x))) (default: the variant's, else the preset's)")
+    _fanout_arguments(run)
     run.set_defaults(func=_run)
 
     comp = sub.add_parser("compare", help="run every variant with the same seeds, then Figure 3 and Table 1")
@@ -139,12 +157,14 @@ def main(argv: list[str] | None = None) -> None:
     comp.add_argument("--variants", help=f"comma-separated, from {', '.join(VARIANTS)} (default: all)")
     comp.add_argument("--budget", type=int, help="queries per seed (default: the preset's)")
     comp.add_argument("--out", help="folder of the variants' runs and the comparison (default: runs/compare-PRESET)")
+    _fanout_arguments(comp)
     comp.set_defaults(func=_compare)
 
     bench = sub.add_parser("bench", help="benchmarks that compare variants side by side")
     bench.add_argument("name", choices=list(BENCHMARKS))
     bench.add_argument("--n", type=int, help="number of items to time (mio: planted training codes)")
-    bench.add_argument("--preset", choices=presets, help="mio, surrogate: use this preset's real latent codes")
+    bench.add_argument("--preset", choices=presets, help="mio, surrogate: use this preset's real latent codes; loop, scale: "
+                       "run this preset (default: $HAPPY_PRESET or laptop)")
     bench.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
     bench.set_defaults(func=_bench)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -55,6 +57,7 @@ class LoopConfig:
     time_limit: float = 60.0
     beta: float = 0.0  # exploration weight; 0 = pure exploitation
     proposer: str = "mio"  # how a query is proposed: see PROPOSERS
+    threads: int = 1  # torch's and LightGBM's; torch's results depend on it, so a run records it
 
     def __post_init__(self):
         problems = [msg for ok, msg in (
@@ -66,6 +69,7 @@ class LoopConfig:
             (self.fit_set is None or min(self.fit_set) >= 0, f"fit_set must be None or two counts, got {self.fit_set}"),
             (self.beta >= 0, f"beta must be >= 0, got {self.beta}"),
             (self.proposer in PROPOSERS, f"proposer must be one of {', '.join(PROPOSERS)}, got {self.proposer!r}"),
+            (self.threads >= 1, f"threads must be >= 1, got {self.threads}"),
         ) if not ok]
         if problems:
             raise ValueError("; ".join(problems))
@@ -74,7 +78,7 @@ class LoopConfig:
         """A fresh proposer of this run's kind."""
         if self.proposer == "mio":
             return MIOProposer(self.free_cells, self.n_trees, self.seed, self.retrain_every, self.fit_set,
-                               self.solver, self.time_limit, self.beta)
+                               self.solver, self.time_limit, self.beta, self.threads)
         if self.proposer == "random":
             return RandomProposer(self.free_cells, self.seed)
         return SLSQPProposer(self.retrain_every, self.seed, self.fit_set)
@@ -190,16 +194,35 @@ class SeedRun:
     generator: Generator
 
 
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch on n threads inside the block, as before after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileScorer, judge: SmileScorer | None = None,
-             extra_config: dict | None = None, progress: bool = True) -> SeedRun:
+             extra_config: dict | None = None, progress: bool = True,
+             on_query: Callable[[dict], None] | None = None) -> SeedRun:
     """Run (or resume) one seed: `cfg.budget` queries, fine-tuning the generator on rank-weighted data before every
     block of r of them.
 
     Each query asks the proposer for a point near a randomly drawn restricted training point (the MIO refits the
     trees on the cycle's data first), decodes and scores it, appends it to the data, and is recorded in
     `run_dir/queries.jsonl`; the state is saved after each. A run started again with the same config continues where
-    it stopped, with the same results.
+    it stopped, with the same results. It runs on `cfg.threads` torch threads (restored after): torch's results
+    depend on the thread count. `on_query` is called with each new record.
     """
+    with torch_threads(cfg.threads):
+        return _run_loop(run_dir, latent, cfg, oracle, judge, extra_config, progress, on_query)
+
+
+def _run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileScorer, judge: SmileScorer | None,
+              extra_config: dict | None, progress: bool, on_query: Callable[[dict], None] | None) -> SeedRun:
     if cfg.target != latent.target:
         raise ValueError(f"the loop's target {cfg.target!r} differs from the latent set's {latent.target!r}")
     run = RunDir(run_dir, {"loop": asdict(cfg), **(extra_config or {})})
@@ -235,6 +258,8 @@ def run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileSco
         state.update(done=q + 1, generator=generator.state_dict(), query_images=data.query_images,
                      query_values=data.query_values, query_latents=data.query_latents)
         run.save_state(state)
+        if on_query is not None:
+            on_query(record)
         bar.set_postfix(score=f"{record['score']:.2f}", best=f"{max(data.query_values):.2f}")
     return SeedRun(records=run.records(), images=data.query_images, generator=generator)
 

@@ -19,13 +19,14 @@ import torch
 from .. import metrics, plotting
 from ..config import Preset
 from ..data import world
+from ..loop import torch_threads
 from ..data.sources import load_faces
 from ..files import write_text
-from ..records import RunDir
 from ..scorers.loading import load_realism, load_scorers
 from ..scorers.realism import RealismJudge
 from .quality import assess, extractors, fid_report, fid_targets, sample
-from .run import run_experiment
+from .fanout import run_jobs
+from .run import finish_run, read_seeds, start_run
 from .spec import RunSpec
 from .tables import TRAINING
 from .variants import VARIANTS, get_variant
@@ -41,33 +42,42 @@ def _finished(path: Path, spec: RunSpec) -> bool:
 def load_variant(path: Path) -> tuple[dict, dict[int, list[dict]], dict[int, torch.Tensor]]:
     """A finished variant: its summary, and per seed its records and queried images (read back, not recomputed)."""
     summary = json.loads((Path(path) / "summary.json").read_text())
-    records, images = {}, {}
-    for s in summary["seeds"]:
-        run = RunDir.existing(Path(path) / f"seed{s}")
-        records[s], images[s] = run.records(), run.load_state()["query_images"]
-    return summary, records, images
+    return (summary, *read_seeds(path, summary["seeds"]))
 
 
-def run_comparison(specs: list[RunSpec], out: Path, progress: bool = True) -> dict:
+def run_comparison(specs: list[RunSpec], out: Path, progress: bool = True, workers: int = 1,
+                   address: str | None = None) -> dict:
     """Run (or resume, or read back) every variant's spec into `out/VARIANT`, then compare them in `out`.
 
-    The specs share preset, source, seeds and overrides (see `comparison_specs`).
+    The specs share preset, source, seeds and overrides (see `comparison_specs`). The stages before the loop run here,
+    variant after variant; then every (variant, seed) is a job, `workers` at a time (see `fanout.run_jobs`).
     """
-    for spec in specs:
-        if not _finished(Path(out) / spec.variant.name, spec):
-            print(f"==== variant {spec.variant.name}", flush=True)
-            run_experiment(spec, Path(out) / spec.variant.name, progress=progress)
+    with torch_threads(specs[0].loop_config(specs[0].seeds[0]).threads):  # as `run_experiment`, for the same reason
+        started = []
+        for spec in specs:
+            if not _finished(Path(out) / spec.variant.name, spec):
+                print(f"==== variant {spec.variant.name}: stages before the loop", flush=True)
+                started.append(start_run(spec, Path(out) / spec.variant.name, progress=progress))
+        results, errors = run_jobs([job for run in started for job in run.jobs()], workers, address, progress)
+        for run in started:
+            if not any(job.label in errors for job in run.jobs()):
+                finish_run(run, results)
+    if errors:
+        failed = "; ".join(f"{label}: {error}" for label, error in errors.items())
+        raise RuntimeError(f"{len(errors)} runs failed ({failed}); the others are finished and every finished query "
+                           f"is kept in {out}: run the same command again to resume")
     return compare(specs[0].preset, Path(out), [s.variant.name for s in specs], specs[0].source)
 
 
 def comparison_specs(preset: str | Preset | None = None, source: str | None = None, seeds=None,
-                     variants: list[str] | None = None, budget: int | None = None) -> list[RunSpec]:
+                     variants: list[str] | None = None, budget: int | None = None,
+                     threads: int | None = None) -> list[RunSpec]:
     """One spec per variant (all of them by default) with the same preset, source, seeds and budget."""
     variants = list(VARIANTS) if variants is None else variants
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variants {unknown}; valid variants: {', '.join(VARIANTS)}")
-    return [RunSpec.resolve(preset, source, v, seeds, budget=budget) for v in variants]
+    return [RunSpec.resolve(preset, source, v, seeds, budget=budget, threads=threads) for v in variants]
 
 
 def compare(cfg: Preset, out: Path, variants: list[str], source: str) -> dict:

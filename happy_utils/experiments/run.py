@@ -10,7 +10,7 @@ the summary (Top-K per seed and over seeds, by the oracle and the judge, time pe
 from __future__ import annotations
 
 import json
-import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -20,13 +20,13 @@ import torch
 from .. import metrics, plotting
 from ..data import world
 from ..files import write_text
-from ..latents import LatentSet
-from ..loop import run_loop
+from ..loop import torch_threads
 from ..records import RunDir
 from ..scorers.realism import RealismJudge
-from .spec import RunSpec
+from .fanout import Job, run_jobs
 from .quality import assess, extractors, fid_report, fid_targets
-from .stages import prepare, stage
+from .spec import RunSpec
+from .stages import Prepared, prepare, stage
 from .tables import print_run_table
 
 
@@ -36,35 +36,75 @@ def _mask(cells: np.ndarray) -> np.ndarray:
     return mask.reshape(8, 8)
 
 
-def run_experiment(spec: RunSpec, out: Path, progress: bool = True) -> dict:
-    """Run every stage of `spec` and write `summary.json` and figures into `out` (resumable, per seed)."""
-    cfg, source, variant = spec.preset, spec.source, spec.variant
+def read_seeds(out: Path, seeds) -> tuple[dict[int, list[dict]], dict[int, torch.Tensor]]:
+    """Per seed, the finished run's records and queried images, read back from `out/seedS`."""
+    records, images = {}, {}
+    for s in seeds:
+        run = RunDir.existing(Path(out) / f"seed{s}")
+        records[s], images[s] = run.records(), run.load_state()["query_images"]
+    return records, images
+
+
+@dataclass
+class StartedRun:
+    """A run whose stages before the loop are done: what its seeds need, and what its summary will report."""
+
+    spec: RunSpec
+    out: Path
+    prepared: Prepared
+    timings: dict
+    figures: dict
+    surrogate_summary: dict
+
+    def jobs(self) -> list[Job]:
+        return [Job(replace(self.spec, seeds=(s,)), str(self.out)) for s in self.spec.seeds]
+
+
+def start_run(spec: RunSpec, out: Path, progress: bool = True) -> StartedRun:
+    """Check (or create) the run directory and run the stages before the loop, in this process: the generator is
+    trained and cached here, once, before any seed's task needs it."""
     run = RunDir(out, spec.config())
-    out = run.path
-    prepared = prepare(cfg, source, variant.generator, spec.target, progress)
-    timings, figures = dict(prepared.timings), dict(prepared.figures)
-    generator, restricted, references = prepared.generator, prepared.restricted, prepared.references
-    surrogate_summary = dict(prepared.surrogate_summary)
+    prepared = prepare(spec.preset, spec.source, spec.variant.generator, spec.target, progress)
+    figures, surrogate_summary = dict(prepared.figures), dict(prepared.surrogate_summary)
     if prepared.surrogate is not None:  # the trees: which cells the loop's MIO will free
         top = prepared.surrogate.top_cells(spec.free_cells)
         figures["surrogate_importance"] = plotting.code_map(
-            generator.decode(prepared.latents[:1])[0], values=prepared.surrogate.importance(), outline=_mask(top),
-            title=f"gain importance, top {spec.free_cells} cells outlined").figure
+            prepared.generator.decode(prepared.latents[:1])[0], values=prepared.surrogate.importance(),
+            outline=_mask(top), title=f"gain importance, top {spec.free_cells} cells outlined").figure
         surrogate_summary.update(top_cells=[divmod(int(c), 8) for c in top],
                                  top_cells_in_lower_half=float(np.mean(top >= 32)))
+    return StartedRun(spec, run.path, prepared, dict(prepared.timings), figures, surrogate_summary)
 
-    with stage("loop", timings):
-        latent = LatentSet(faces=restricted, generator=generator, latents=prepared.latents, labels=prepared.labels,
-                           target=prepared.target)
-        records, images = {}, {}
-        extra = {"preset": cfg.name, "source": source, "variant": variant.name,
-                 variant.generator: generator.meta["data"]}
-        for s in spec.seeds:
-            start = time.perf_counter()
-            result = run_loop(out / f"seed{s}", latent, spec.loop_config(s), prepared.scorers["oracle"],
-                              prepared.scorers.get("judge"), extra_config=extra, progress=progress)
-            records[s], images[s] = result.records, result.images
-            timings[f"loop_seed{s}"] = round(time.perf_counter() - start, 2)
+
+def run_experiment(spec: RunSpec, out: Path, progress: bool = True, workers: int = 1, address: str | None = None
+                   ) -> dict:
+    """Run every stage of `spec` and write `summary.json` and figures into `out` (resumable, per seed); the seeds
+    run `workers` at a time (on Ray when more than one, or on the cluster at `address`).
+
+    This process runs on the run's thread count too: torch's kernels chosen at another thread count change the
+    in-process seeds' results, so only then do they equal a fresh task's."""
+    with torch_threads(spec.loop_config(spec.seeds[0]).threads):
+        started = start_run(spec, out, progress)
+        with stage("loop", started.timings):
+            results, errors = run_jobs(started.jobs(), workers, address, progress)
+    if errors:
+        failed = "; ".join(f"{label}: {error}" for label, error in errors.items())
+        raise RuntimeError(f"{len(errors)} of {len(spec.seeds)} seeds failed ({failed}); the finished queries are "
+                           f"kept in {started.out}: run the same command again to resume")
+    return finish_run(started, results)
+
+
+def finish_run(started: StartedRun, results: dict[str, dict]) -> dict:
+    """Read every seed back, measure the queries' quality, write `summary.json` and the figures."""
+    spec, out, prepared = started.spec, started.out, started.prepared
+    cfg, source, variant = spec.preset, spec.source, spec.variant
+    timings, figures = started.timings, started.figures
+    generator, restricted, references = prepared.generator, prepared.restricted, prepared.references
+    surrogate_summary = started.surrogate_summary
+    records, images = read_seeds(out, spec.seeds)
+    for job in started.jobs():
+        if job.label in results:
+            timings[f"loop_seed{job.seed}"] = results[job.label]["seconds"]
 
     with stage("quality", timings):
         realism = prepared.realism

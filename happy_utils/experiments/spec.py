@@ -14,7 +14,7 @@ from ..loop import LoopConfig
 from .variants import GENERATORS, Variant, get_variant
 
 #: Knobs a run may override on top of its preset and variant.
-OVERRIDES = ("budget", "free_cells", "target")
+OVERRIDES = ("budget", "free_cells", "target", "threads")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -79,7 +79,8 @@ class RunSpec:
                           rank_k=p.rank_k, free_cells=self.free_cells, seed=seed,
                           weighted_retraining=v.weighted_retraining, batch_size=GENERATORS[v.generator].batch_size(p),
                           n_trees=p.surrogate_trees, target=self.target, fit_set=p.surrogate_fit_set,
-                          time_limit=p.solver_time_limit_s, proposer=v.proposer)
+                          time_limit=p.solver_time_limit_s, proposer=v.proposer,
+                          threads=self.overrides.get("threads", 1))
 
     def config(self) -> dict:
         """What the run directory's config.json records of the spec (the seeds are per-seed folders)."""

@@ -353,15 +353,16 @@ class MIOProposer:
 
     def __init__(self, free_cells: int, n_trees: int, seed: int, per_cycle: int = 1,
                  fit_set: tuple[int, int] | None = None, solver: str = "highs", time_limit: float = 60.0,
-                 beta: float = 0.0):
-        self.free_cells, self.n_trees, self.seed = free_cells, n_trees, seed
+                 beta: float = 0.0, threads: int = 1):
+        self.free_cells, self.n_trees, self.seed, self.threads = free_cells, n_trees, seed, threads
         self.per_cycle, self.fit_set = per_cycle, fit_set
         self.solver, self.time_limit, self.beta = solver, time_limit, beta
 
     def propose(self, q: int, latents: np.ndarray, labels: np.ndarray, base: np.ndarray) -> Proposal:
         start = time.perf_counter()
         rows = cycle_rows(q, self.per_cycle, labels, self.fit_set, self.seed)
-        surrogate = fit_trees(latents[rows], labels[rows], n_trees=self.n_trees, seed=self.seed)
+        surrogate = fit_trees(latents[rows], labels[rows], n_trees=self.n_trees, seed=self.seed,
+                              num_threads=self.threads)
         fit_s = time.perf_counter() - start
         proposal = self.solve(surrogate, base)
         proposal.fit_s = fit_s
