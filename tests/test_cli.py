@@ -131,7 +131,7 @@ def test_compare_runs_each_variant_then_reads_them_back(tmp_path, capsys, monkey
     printed = capsys.readouterr().out
     assert "Table 1" in printed and "FIDs against degrees 3-5: inception: InceptionV3 pool3" in printed
     # Finished variants are read back: a second comparison runs no experiment at all.
-    monkeypatch.setattr(compare_module, "run_experiment", lambda *a, **k: pytest.fail("a finished variant was rerun"))
+    monkeypatch.setattr(compare_module, "start_run", lambda *a, **k: pytest.fail("a finished variant was rerun"))
     main(["compare", "--preset", "smoke", "--seeds", "0", "--budget", "3", "--variants", "random",
                   "--out", str(out)])
     assert set(json.loads((out / "comparison.json").read_text())["variants"]) == {"random"}
