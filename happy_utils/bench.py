@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch.utils.flop_counter import FlopCounterMode
 
 from .config import PRESETS, device, get_preset
 from .data import world
@@ -28,7 +29,7 @@ from .loop import query, torch_threads
 from .records import RunDir
 from .proposers.base import Proposal
 from .proposers.mio import optimize
-from .scorers.fid import inception_features, world_features
+from .scorers.fid import Features, inception_features, world_features
 from .scorers.loading import load_realism, load_scorer, load_scorers
 from .scorers.predictor import AttributePredictor
 from .surrogates.fit_set import best_and_random
@@ -273,16 +274,29 @@ def bench_quality(n: int = 200, as_json: bool = False) -> dict:
                              min(n, 100))):
         rows.append({"step": step, "images_per_s": round(_throughput(fn, items, repeats=1), 1)})
     by = {r["step"].split(" ")[0]: r["images_per_s"] for r in rows}
+    gflop = _gflop_per_image(inception)
     result = {"bench": "quality", "images": n, "threads": torch.get_num_threads(), "rows": rows,
               "realism_images_per_s": by["realism:"], "inception_images_per_s": by["InceptionV3"],
-              "inception_seconds_for_2000": round(2000 / by["InceptionV3"], 1)}
+              "inception_seconds_for_2000": round(2000 / by["InceptionV3"], 1),
+              "inception_gflop_per_image": round(gflop, 2),
+              "inception_gflop_per_s": round(gflop * by["InceptionV3"], 1),
+              "inception_gflop_per_s_for_2000_in_60s": round(gflop * 2000 / 60, 1)}
     if as_json:
         print(json.dumps(result))
     else:
         print(_table(rows, ["step", "images_per_s"]))
         print(f"\nrealism: {by['realism:']} images/s (target >= 500); InceptionV3 features of 2,000 faces: "
-              f"{result['inception_seconds_for_2000']} s (target <= 60 s)")
+              f"{result['inception_seconds_for_2000']} s (target <= 60 s): {result['inception_gflop_per_image']} "
+              f"GFLOP per image at {result['inception_gflop_per_s']} GFLOP/s; 60 s would take "
+              f"{result['inception_gflop_per_s_for_2000_in_60s']} GFLOP/s")
     return result
+
+
+def _gflop_per_image(features: Features) -> float:
+    """Floating-point operations of one image through a feature extractor, counted by torch (multiply-add = 2)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        features(torch.zeros(1, 3, 64, 64))
+    return counter.get_total_flops() / 1e9
 
 
 def _bench_jobs(preset: str, n: int, seeds: list[int], folder: Path) -> list[Job]:

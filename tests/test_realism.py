@@ -35,6 +35,19 @@ def test_the_error_is_local_to_the_cells_that_no_face_explains():
     assert torch.all(R.realism_error(damaged, faces) > R.realism_error(faces, faces))
 
 
+def test_the_matrix_blur_is_the_separable_gaussian_with_replicate_padding():
+    x = torch.rand(3, 3, 64, 48)
+    radius = int(np.ceil(3 * R.BLUR_SIGMA))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-t * t / (2 * R.BLUR_SIGMA ** 2))
+    k = k / k.sum()
+    padded = torch.nn.functional.pad(x, (radius,) * 4, mode="replicate")
+    rows = torch.nn.functional.conv2d(padded, k.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
+    reference = torch.nn.functional.conv2d(rows, k.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
+    assert torch.allclose(R._blur(x), reference, atol=1e-6)
+    assert torch.allclose(R._blur(torch.ones(1, 3, 16, 16)), torch.ones(1, 3, 16, 16), atol=1e-6)  # edges kept
+
+
 def test_with_a_perfect_inverse_clean_faces_pass_and_patch_swaps_fail(monkeypatch):
     params = world.sample_faces(60, 9)
     clean, donors = world.render(params), world.render(world.sample_faces(60, 10))

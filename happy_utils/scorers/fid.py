@@ -58,7 +58,7 @@ def smile_features(scorers: dict) -> Features:
 
 def world_features(judge) -> Features:
     """The realism inverse network's 512 features: a network trained to read every part of a synthetic face."""
-    return Features("world", judge.name, judge.net, judge.net.features)
+    return Features("world", judge.name, judge.net, judge.features)
 
 
 @dataclass

@@ -17,6 +17,7 @@ face, not only its smile.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, fields
@@ -119,19 +120,30 @@ class InverseNet(nn.Module):
         return torch.tanh(self.continuous(h)), {k: head(h) for k, head in self.classes.items()}
 
 
-def _blur(images: torch.Tensor) -> torch.Tensor:
+@functools.cache
+def _blur_matrix(size: int) -> torch.Tensor:
+    """The Gaussian blur along one axis, replicate padding included, as a (size, size) matrix: `B @ x @ B.T` blurs
+    every channel in two matrix products (13x faster on a CPU than the equivalent depthwise convolutions)."""
     radius = math.ceil(3 * BLUR_SIGMA)
-    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    k = torch.exp(-t * t / (2 * BLUR_SIGMA ** 2))
-    k = (k / k.sum()).to(images.device)
-    x = F.pad(images, (radius,) * 4, mode="replicate")
-    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
-    return F.conv2d(x, k.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
+    t = torch.arange(-radius, radius + 1)
+    k = torch.exp(-t.double() ** 2 / (2 * BLUR_SIGMA ** 2))
+    rows = torch.arange(size).unsqueeze(1)
+    cols = (rows + t.unsqueeze(0)).clamp(0, size - 1)  # replicate padding: outside pixels are the edge's
+    m = torch.zeros(size, size, dtype=torch.float64)
+    m.index_put_((rows.expand_as(cols), cols), (k / k.sum()).expand_as(cols), accumulate=True)
+    return m.float()
+
+
+def _blur(images: torch.Tensor) -> torch.Tensor:
+    """Gaussian blur (sigma `BLUR_SIGMA`, replicate padding) of (N, C, H, W) images."""
+    h, w = images.shape[-2:]
+    return _blur_matrix(h).to(images.device) @ images @ _blur_matrix(w).to(images.device).T
 
 
 def cell_errors(images: torch.Tensor, rerenders: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference of the blurred images per 8x8 cell: (N, 8, 8)."""
-    diff = (_blur(as_float(images)) - _blur(as_float(rerenders))).abs().mean(dim=1, keepdim=True)
+    """Mean absolute difference of the blurred images per 8x8 cell: (N, 8, 8). The blur is linear, so the difference
+    is blurred once."""
+    diff = _blur(as_float(images) - as_float(rerenders).to(images.device)).abs().mean(dim=1, keepdim=True)
     return F.avg_pool2d(diff, CELL)[:, 0]
 
 
@@ -161,7 +173,13 @@ class RealismJudge:
     name = "world features (realism inverse network, 512)"
 
     def __init__(self, net: InverseNet, threshold: float, meta: dict | None = None):
-        self.net, self.threshold, self.meta = net.eval(), float(threshold), meta or {}
+        # channels-last: 1.3x faster convolutions on a CPU, the same sums up to float round-off
+        self.net = net.eval().to(memory_format=torch.channels_last)
+        self.threshold, self.meta = float(threshold), meta or {}
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The 512 features of a float batch in [0, 1] on the network's device: the world FID's features."""
+        return self.net.features(x.contiguous(memory_format=torch.channels_last))
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 500) -> world.FaceParams:
@@ -170,7 +188,7 @@ class RealismJudge:
         dev = next(self.net.parameters()).device
         parts = []
         for b in images.split(batch_size):
-            cont, logits = self.net(as_float(b).to(dev))
+            cont, logits = self.net(as_float(b).to(dev).contiguous(memory_format=torch.channels_last))
             parts.append(decode(cont, logits))
         return world.FaceParams.concat(parts) if parts else decode(torch.zeros(0, N_CONTINUOUS),
                                                                    {k: torch.zeros(0, n) for k, n in CLASSES.items()})
@@ -188,7 +206,7 @@ class RealismJudge:
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         check_images(images)
         dev = next(self.net.parameters()).device
-        return torch.cat([self.net.features(as_float(b).to(dev)).cpu() for b in images.split(500)])
+        return torch.cat([self.features(as_float(b).to(dev)).cpu() for b in images.split(500)])
 
 
 # ------------------------------------------------------------------------------------------------------- training
@@ -277,7 +295,7 @@ def load_judge(path: Path, dev: torch.device | None = None) -> RealismJudge:
 def save_judge(judge: RealismJudge, path: Path, config: dict, calibration: dict) -> None:
     with atomic_path(path) as tmp:
         torch.save({"format": CHECKPOINT_FORMAT, "config": config, "threshold": judge.threshold,
-                    "state_dict": {k: v.cpu() for k, v in judge.net.state_dict().items()},
+                    "state_dict": {k: v.cpu().contiguous() for k, v in judge.net.state_dict().items()},
                     "meta": {**judge.meta, "calibration": calibration}}, tmp)
 
 
