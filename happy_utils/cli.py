@@ -69,8 +69,8 @@ def _bench(args: argparse.Namespace) -> None:
     if args.n:
         kwargs["n"] = args.n
     if args.preset:
-        if args.name not in ("mio", "surrogate", "loop", "scale"):
-            sys.exit("error: --preset only applies to 'bench mio', 'surrogate', 'loop' and 'scale'")
+        if args.name not in ("mio", "surrogate", "loop", "scale", "stages"):
+            sys.exit("error: --preset only applies to 'bench mio', 'surrogate', 'loop', 'scale' and 'stages'")
         kwargs["preset"] = args.preset
     BENCHMARKS[args.name](**kwargs)
 
@@ -162,9 +162,10 @@ def main(argv: list[str] | None = None) -> None:
 
     bench = sub.add_parser("bench", help="benchmarks that compare variants side by side")
     bench.add_argument("name", choices=list(BENCHMARKS))
-    bench.add_argument("--n", type=int, help="number of items to time (mio: planted training codes)")
+    bench.add_argument("--n", type=int, help="number of items to time (mio: planted training codes; "
+                       "stages: restricted faces)")
     bench.add_argument("--preset", choices=presets, help="mio, surrogate: use this preset's real latent codes; loop, scale: "
-                       "run this preset (default: $HAPPY_PRESET or laptop)")
+                       "run this preset (default: $HAPPY_PRESET or laptop); stages: time its sizes (default: paper)")
     bench.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
     bench.set_defaults(func=_bench)
 

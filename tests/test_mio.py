@@ -1,7 +1,9 @@
+import sys
+
 import numpy as np
 import pytest
 
-from happy_utils.proposers import mio
+from happy_utils.proposers import milp, mio
 from happy_utils.surrogates import entmoot_compat as ec
 from happy_utils.surrogates.planted import planted_codes
 from happy_utils.surrogates.trees import TreeModel, fit_trees, parse_trees
@@ -120,12 +122,15 @@ TOO_LARGE = "Model too large for size-limited license; visit https://gurobi.com/
 
 
 def _gurobi_refuses(monkeypatch):
+    """The pip licence's refusal, both where ENTMOOT's full model (Pyomo) and the pruned one (gurobipy) meet it."""
+    import gurobipy
     from pyomo.contrib.appsi.solvers import Gurobi
 
-    def refuse(self, model, timer=None):
-        raise RuntimeError(TOO_LARGE)
+    def refuse(*args, **kwargs):
+        raise gurobipy.GurobiError(10010, TOO_LARGE)
 
     monkeypatch.setattr(Gurobi, "solve", refuse)
+    monkeypatch.setattr(gurobipy.Model, "optimize", refuse)
 
 
 def test_a_refusing_gurobi_falls_back_to_highs_and_says_so(latent, monkeypatch):
@@ -163,14 +168,28 @@ def test_bad_input_gets_clear_errors(latent):
 
 
 def test_no_solver_or_an_infeasible_model_gives_a_clear_result(latent, monkeypatch):
-    from pyomo.contrib.appsi.solvers import Highs
-
     X, model = latent
-    monkeypatch.setattr(Highs, "available", lambda self: Highs.Availability.NotFound)
+    monkeypatch.setitem(sys.modules, "highspy", None)  # import highspy raises ImportError
     result = mio.optimize(model, X[8], model.top_cells(8))
-    assert result.status == "error" and not result.ok and "not available" in result.message
+    assert result.status == "error" and not result.ok and "not available: pip install highspy" in result.message
     assert np.array_equal(result.code, X[8]) and result.value == pytest.approx(model.predict(X[8:9])[0])
     monkeypatch.undo()
-    monkeypatch.setattr(ec, "solve_appsi", lambda *a, **k: ec.SolveOutcome("infeasible", False, None, None, 0.01))
+    infeasible = milp.Solution(ec.SolveOutcome("infeasible", False, None, None, 0.01), None)
+    monkeypatch.setattr(milp, "solve", lambda *a, **k: infeasible)
     result = mio.optimize(model, X[8], model.top_cells(8))
     assert result.status == "infeasible" and "no solution" in result.message and np.array_equal(result.code, X[8])
+
+
+@pytest.mark.parametrize("solver", ["highs", "gurobi"])
+def test_the_array_program_is_solved_with_its_offset_bounds_and_row_kinds(solver):
+    program = milp.Program(offset=3.0)
+    x = program.columns(2, 0.0, 1.0, integer=True)
+    (z,) = program.columns(1, 0.0, 1.0, integer=False)
+    program.cost[x[0]], program.cost[x[1]], program.cost[z] = 1.0, 2.0, 0.5
+    program.row({x[0]: 1.0, x[1]: 1.0}, 1.0, 1.0)  # one of the two
+    program.row({z: 1.0, x[0]: -1.0}, -milp.INF, 0.0)  # z only with x0
+    best = milp.solve(program, solver, time_limit=10)
+    assert best.outcome.status == "optimal" and best.outcome.objective == pytest.approx(5.0)
+    assert np.allclose(best.values, [0, 1, 0])
+    program.cost[z] = 2.0  # now x0 with z (3 + 1 + 2) beats x1 (3 + 2)
+    assert np.allclose(milp.solve(program, solver, time_limit=10).values, [1, 0, 1])

@@ -22,11 +22,11 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyomo.environ as pyo
 
 from ..surrogates import entmoot_compat as ec
 from ..surrogates.fit_set import cycle_rows
 from ..surrogates.trees import TreeModel, TreeSurrogate, check_codes, fit_trees, tree_value
+from . import milp
 from .base import Proposal
 
 SOLVERS = ("highs", "gurobi")
@@ -217,54 +217,56 @@ def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs"
     choices = {f: _choices(f, base, single[f], multi_sets[f] + singletons[f],
                            multi_sets[f] + singletons[f] + single_sets[f], model.n_values) for f in single}
 
-    m = pyo.ConcreteModel()
-    m.y = pyo.Var([(f, g) for f in choices for g in range(len(choices[f].members))], domain=pyo.Binary)
-    m.cons = pyo.ConstraintList()
+    program = milp.Program(offset=float(const))
+    y = {f: program.columns(len(ch.members), 0.0, 1.0, integer=True) for f, ch in choices.items()}
     for f, ch in choices.items():
-        m.cons.add(sum(m.y[f, g] for g in range(len(ch.members))) == 1)
+        program.cost[y[f][0]:y[f][-1] + 1] = [float(w) for w in ch.score]
+        program.row({c: 1.0 for c in y[f]}, 1.0, 1.0)
 
-    def chosen_in(f: int, values) -> object:
-        groups = {int(g) for g in choices[f].group_of[list(values)] if g >= 0}
-        return sum(m.y[f, g] for g in sorted(groups))
+    def chosen_in(f: int, values) -> list[int]:
+        """The columns of the choices of f that hold any of these values: their sum is 1 when one is chosen."""
+        return [y[f][g] for g in sorted({int(g) for g in choices[f].group_of[list(values)] if g >= 0})]
 
     # Trees over several free features: ENTMOOT's encoding, a variable per leaf, two constraints per split.
     trees = [_leaves_and_splits(t) for t in multi]
-    m.z = pyo.Var([(k, i) for k, (leaves, _) in enumerate(trees) for i in range(len(leaves))], bounds=(0, 1))
-    for k, (leaves, splits) in enumerate(trees):
-        m.cons.add(sum(m.z[k, i] for i in range(len(leaves))) == 1)
+    for leaves, splits in trees:
+        z = program.columns(len(leaves), 0.0, 1.0, integer=False)
+        for c, w in zip(z, leaves):
+            program.cost[c] = float(w)
+        program.row({c: 1.0 for c in z}, 1.0, 1.0)
         for f, values, left, right in splits:
             chosen = chosen_in(f, values)
-            m.cons.add(sum(m.z[k, i] for i in left) <= chosen)
-            m.cons.add(sum(m.z[k, i] for i in right) <= 1 - chosen)
-    expr = (const + sum(float(w) * m.y[f, g] for f, ch in choices.items() for g, w in enumerate(ch.score) if w)
-            + sum(w * m.z[k, i] for k, (leaves, _) in enumerate(trees) for i, w in enumerate(leaves)))
-    if beta > 0:
-        m.unc = pyo.Var(bounds=(0, None))
+            program.row({**{z[i]: 1.0 for i in left}, **{c: -1.0 for c in chosen}}, -milp.INF, 0.0)
+            program.row({**{z[i]: 1.0 for i in right}, **{c: 1.0 for c in chosen}}, -milp.INF, 1.0)
+    if beta > 0:  # unc <= (mismatches in the fixed cells + mismatches in the free ones) / n_features, for each row
+        (unc,) = program.columns(1, 0.0, milp.INF, integer=False)
+        program.cost[unc] = float(beta)
         for row, c0 in zip(near, near_const):
-            differ = sum(1 - chosen_in(int(f), [row[f]]) for f in free)
-            m.cons.add(m.unc <= (float(c0) + differ) / model.n_features)
-        expr = expr + beta * m.unc
-    m.obj = pyo.Objective(expr=expr, sense=pyo.maximize)
+            terms = {unc: 1.0}
+            for f in free:
+                terms.update({c: 1.0 / model.n_features for c in chosen_in(int(f), [row[f]])})
+            program.row(terms, -milp.INF, (float(c0) + len(free)) / model.n_features)
     build = time.perf_counter() - start
-    n_vars, n_cons = len(m.y) + len(m.z) + (1 if beta > 0 else 0), len(m.cons)
+    n_vars, n_cons = program.n_columns, program.n_rows
 
-    outcome = ec.solve_appsi(m, solver, time_limit)
-    if not outcome.has_solution and solver != "highs":
-        warnings.warn(f"{outcome.message or outcome.status}; solving with HiGHS instead", stacklevel=2)
-        refused = outcome.message or outcome.status
-        outcome, solver = ec.solve_appsi(m, "highs", time_limit), "highs"
-        outcome.message = f"the first solver refused ({refused}); solved with highs"
+    solution = milp.solve(program, solver, time_limit)
+    if not solution.outcome.has_solution and solver != "highs":
+        refused = solution.outcome.message or solution.outcome.status
+        warnings.warn(f"{refused}; solving with HiGHS instead", stacklevel=2)
+        solution, solver = milp.solve(program, "highs", time_limit), "highs"
+        solution.outcome.message = f"the first solver refused ({refused}); solved with highs"
+    outcome = solution.outcome
     code = base.copy()
     if outcome.has_solution:
         for f, ch in choices.items():
-            g = max(range(len(ch.members)), key=lambda g: m.y[f, g].value or 0.0)
+            g = int(np.argmax(solution.values[y[f]]))
             code[f] = _representative(ch.members[g], int(base[f]), model.value_counts[f])
     result = MIOResult(
         code=code, value=float(model.predict(code)[0]), objective=outcome.objective, bound=outcome.bound,
         gap=_gap(outcome.objective, outcome.bound), status=outcome.status, seconds=time.perf_counter() - start,
         build_seconds=build, solve_seconds=outcome.seconds, n_vars=n_vars, n_constraints=n_cons, solver=solver,
         method="pruned", free=free.tolist(),
-        uncertainty=float(m.unc.value) if beta > 0 and outcome.has_solution else 0.0,
+        uncertainty=float(solution.values[unc]) if beta > 0 and outcome.has_solution else 0.0,
         message=outcome.message if outcome.has_solution else
         f"no solution ({outcome.status}: {outcome.message}); returning the base code")
     if outcome.has_solution:
@@ -359,10 +361,10 @@ class MIOProposer:
         self.solver, self.time_limit, self.beta = solver, time_limit, beta
 
     def propose(self, q: int, latents: np.ndarray, labels: np.ndarray, base: np.ndarray) -> Proposal:
-        start = time.perf_counter()
         rows = cycle_rows(q, self.per_cycle, labels, self.fit_set, self.seed)
-        surrogate = fit_trees(latents[rows], labels[rows], n_trees=self.n_trees, seed=self.seed,
-                              num_threads=self.threads)
+        x = latents[rows]  # rows encoded on read are the re-encode's cost, not the fit's (`LatentRows`)
+        start = time.perf_counter()
+        surrogate = fit_trees(x, labels[rows], n_trees=self.n_trees, seed=self.seed, num_threads=self.threads)
         fit_s = time.perf_counter() - start
         proposal = self.solve(surrogate, base)
         proposal.fit_s = fit_s

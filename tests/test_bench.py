@@ -1,0 +1,33 @@
+import pytest
+
+from happy_utils.bench import _loop_stages
+
+
+def _record(retrain=None):
+    return {"times": {"fit_s": 1.0, "solve_s": 0.1, "decode_score_s": 0.01, "retrain_s": retrain["seconds"] if retrain
+                      else 0.0}, "retrain": retrain}
+
+
+def test_bench_loop_projects_the_first_fine_tune_once_and_later_ones_every_r_queries():
+    first, later = {"seconds": 100.0, "finetune_s": 90.0}, {"seconds": 12.0, "finetune_s": 8.0}
+    records = [_record(first)] + [_record() for _ in range(4)] + [_record(later)] + [_record() for _ in range(4)]
+    rows = {r["stage"].split(" (")[0]: r for r in _loop_stages(records, budget=100, every=5)}
+    assert rows["fit"]["projected"] == rows["fit"]["measured"] == 1.0
+    assert rows["fine-tune"]["measured"] == pytest.approx((90 + 8) / 10)
+    assert rows["fine-tune"]["projected"] == pytest.approx((90 + 19 * 8) / 100)  # 20 cycles: the first and 19 later
+    assert rows["re-encode"]["projected"] == pytest.approx((10 + 19 * 4) / 100)
+    assert rows["total"]["projected"] == pytest.approx(1.11 + 2.42 + 0.86, abs=1e-3)
+
+
+def test_bench_stages_costs_a_seed_from_the_unit_costs_at_a_presets_sizes(capsys):
+    import json
+
+    from happy_utils.cli import main
+
+    main(["bench", "stages", "--preset", "smoke", "--n", "1200", "--json"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rows = {r["stage"].split(" (")[0]: r["seconds"] for r in out["rows"]}
+    assert "first fine-tune, 1 epoch (75 steps)" in [r["stage"] for r in out["rows"]]  # 1,200 faces in batches of 16
+    assert rows["first fine-tune, 1 epoch"] == pytest.approx(75 * out["finetune_s_per_step"], rel=0.01, abs=0.1)
+    assert rows["MIO"] == pytest.approx(6 * out["solve_s"], rel=0.01, abs=0.01)  # the smoke budget: 6 queries
+    assert rows["total"] == pytest.approx(sum(v for k, v in rows.items() if k != "total"), abs=0.2)
