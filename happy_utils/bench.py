@@ -393,7 +393,7 @@ def bench_stages(n: int = 100_000, as_json: bool = False, preset: str | None = N
     ]
     rows.append({"stage": "total", "seconds": sum(r["seconds"] for r in rows)})
     for r in rows:
-        r["seconds"], r["hours"] = round(r["seconds"], 1), round(r["seconds"] / 3600, 2)
+        r["seconds"], r["hours"] = round(r["seconds"], 2), round(r["seconds"] / 3600, 2)
     result = {"bench": "stages", "preset": cfg.name, "device": str(dev), "threads": 1, "restricted_faces": n,
               "encode_s_per_image": round(encode_s, 5), "finetune_s_per_step": round(step_s, 3),
               "fit_s": round(fit_s, 3), "solve_s": round(solve_s, 3), "rows": rows,

@@ -29,5 +29,5 @@ def test_bench_stages_costs_a_seed_from_the_unit_costs_at_a_presets_sizes(capsys
     rows = {r["stage"].split(" (")[0]: r["seconds"] for r in out["rows"]}
     assert "first fine-tune, 1 epoch (75 steps)" in [r["stage"] for r in out["rows"]]  # 1,200 faces in batches of 16
     assert rows["first fine-tune, 1 epoch"] == pytest.approx(75 * out["finetune_s_per_step"], rel=0.01, abs=0.1)
-    assert rows["MIO"] == pytest.approx(6 * out["solve_s"], rel=0.01, abs=0.01)  # the smoke budget: 6 queries
+    assert rows["MIO"] == pytest.approx(6 * out["solve_s"], rel=0.01, abs=0.02)  # the smoke budget: 6 queries
     assert rows["total"] == pytest.approx(sum(v for k, v in rows.items() if k != "total"), abs=0.2)
