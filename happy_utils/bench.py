@@ -311,6 +311,9 @@ def bench_loop(n: int = 10, as_json: bool = False, preset: str | None = None) ->
     measured over the n queries, and projected over the preset's whole budget, where the first fine-tune (a full
     epoch) is paid once and each later cycle's (a tenth of one, then the re-encode) every r queries."""
     cfg = get_preset(preset)
+    if n <= cfg.retrain_every:
+        raise ValueError(f"--n must exceed the {cfg.name} preset's r = {cfg.retrain_every} (a first and a later "
+                         f"fine-tune to project from), got {n}")
     with tempfile.TemporaryDirectory() as tmp:
         (job,) = _bench_jobs(cfg.name, n, [0], Path(tmp))
         start = time.perf_counter()
@@ -337,19 +340,24 @@ def bench_loop(n: int = 10, as_json: bool = False, preset: str | None = None) ->
 
 def _loop_stages(records: list[dict], budget: int, every: int) -> list[dict]:
     """Per stage: mean seconds per query over the records, and projected over `budget` queries with a fine-tune
-    every `every`: per-query stages as measured, the first cycle once, later cycles at their measured mean."""
+    every `every`: per-query stages as measured, the first cycle once, later cycles at their measured mean. Rows a
+    query's base reads after its cycle began are encoded then (`LatentRows`): their seconds join the re-encode."""
     per_query = {k.removesuffix("_s"): float(np.mean([r["times"][k] for r in records]))
                  for k in records[0]["times"] if k != "retrain_s"}
     retrains = [r["retrain"] for r in records if r["retrain"]]
-    parts = {"fine-tune": [x["finetune_s"] for x in retrains],
-             "re-encode": [x["seconds"] - x["finetune_s"] for x in retrains]}
+    if len(retrains) < 2:
+        raise ValueError(f"projecting needs a first and a later fine-tune: run more than r = {every} queries "
+                         f"(--n {every + 1} or more), got {len(records)} with {len(retrains)} fine-tune(s)")
+    between = sum(r["times"]["retrain_s"] for r in records if not r["retrain"]) / len(records)
+    parts = {"fine-tune": ([x["finetune_s"] for x in retrains], 0.0),
+             "re-encode": ([x["seconds"] - x["finetune_s"] for x in retrains], between)}
     cycles = -(-budget // every)
     rows = [{"stage": k, "measured": round(v, 3), "projected": round(v, 3)} for k, v in per_query.items()]
-    for name, seconds in parts.items():
-        later = float(np.mean(seconds[1:])) if len(seconds) > 1 else float("nan")
+    for name, (seconds, extra) in parts.items():
+        later = float(np.mean(seconds[1:]))
         rows.append({"stage": f"{name} (first: {seconds[0]:.1f} s, later: {later:.1f} s each)",
-                     "measured": round(sum(seconds) / len(records), 3),
-                     "projected": round((seconds[0] + (cycles - 1) * later) / budget, 3)})
+                     "measured": round(sum(seconds) / len(records) + extra, 3),
+                     "projected": round((seconds[0] + (cycles - 1) * later) / budget + extra, 3)})
     rows.append({"stage": "total", "measured": round(sum(r["measured"] for r in rows), 3),
                  "projected": round(sum(r["projected"] for r in rows), 3)})
     return rows

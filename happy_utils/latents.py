@@ -74,8 +74,8 @@ class LatentRows:
         return self._rows[index]
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        rows = self[:]
-        return rows if dtype is None else rows.astype(dtype)
+        """Every row, encoded; a copy, so that writing to it never changes the rows."""
+        return np.array(self[:], dtype=dtype, copy=True)
 
     @property
     def encoded(self) -> int:

@@ -3,20 +3,24 @@ import pytest
 from happy_utils.bench import _loop_stages
 
 
-def _record(retrain=None):
+def _record(retrain=None, encoded_s=0.0):
     return {"times": {"fit_s": 1.0, "solve_s": 0.1, "decode_score_s": 0.01, "retrain_s": retrain["seconds"] if retrain
-                      else 0.0}, "retrain": retrain}
+                      else encoded_s}, "retrain": retrain}
 
 
 def test_bench_loop_projects_the_first_fine_tune_once_and_later_ones_every_r_queries():
     first, later = {"seconds": 100.0, "finetune_s": 90.0}, {"seconds": 12.0, "finetune_s": 8.0}
     records = [_record(first)] + [_record() for _ in range(4)] + [_record(later)] + [_record() for _ in range(4)]
+    records[7] = _record(encoded_s=0.5)  # a base row read after its cycle began, encoded then
     rows = {r["stage"].split(" (")[0]: r for r in _loop_stages(records, budget=100, every=5)}
     assert rows["fit"]["projected"] == rows["fit"]["measured"] == 1.0
     assert rows["fine-tune"]["measured"] == pytest.approx((90 + 8) / 10)
     assert rows["fine-tune"]["projected"] == pytest.approx((90 + 19 * 8) / 100)  # 20 cycles: the first and 19 later
-    assert rows["re-encode"]["projected"] == pytest.approx((10 + 19 * 4) / 100)
-    assert rows["total"]["projected"] == pytest.approx(1.11 + 2.42 + 0.86, abs=1e-3)
+    assert rows["re-encode"]["projected"] == pytest.approx((10 + 19 * 4) / 100 + 0.5 / 10)
+    assert rows["re-encode"]["measured"] == pytest.approx((10 + 4 + 0.5) / 10)
+    assert rows["total"]["projected"] == pytest.approx(1.11 + 2.42 + 0.86 + 0.05, abs=1e-3)
+    with pytest.raises(ValueError, match="more than r = 5"):  # one fine-tune: nothing to project later cycles from
+        _loop_stages(records[:5], budget=100, every=5)
 
 
 def test_bench_stages_costs_a_seed_from_the_unit_costs_at_a_presets_sizes(capsys):

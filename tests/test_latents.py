@@ -31,3 +31,6 @@ def test_rows_encoded_on_read_equal_encoding_everything_and_only_read_rows_are_e
     rows.append(np.zeros(64, dtype=everything.dtype))
     assert np.array_equal(np.asarray(rows), np.vstack([everything, tail, np.zeros((1, 64))]))
     assert vq.encoded == 40 and rows.seconds > 0
+    copy = np.asarray(rows)
+    copy[0, 0] = -5
+    assert rows[0][0] == everything[0, 0]  # the array handed out is a copy
