@@ -317,7 +317,7 @@ def bench_loop(n: int = 10, as_json: bool = False, preset: str | None = None) ->
     with tempfile.TemporaryDirectory() as tmp:
         (job,) = _bench_jobs(cfg.name, n, [0], Path(tmp))
         start = time.perf_counter()
-        results, errors = run_jobs([job], workers=1, progress=False)
+        _, errors = run_jobs([job], workers=1, progress=False)
         wall = time.perf_counter() - start
         if errors:
             raise RuntimeError(f"bench loop failed: {errors}")

@@ -181,13 +181,14 @@ class LoopData:
         tail = self.query_latents[upto:]
         # A continuous encoding (the VAE's means) varies with its batch at round-off, and SLSQP follows such
         # differences: encoded on read only where latents are codes (argmins, measured batch-independent).
+        head = np.concatenate([self.train_values, self.query_values[:upto]])  # f(x): a fine-tune leaves it
         if target == "decoded" or not np.issubdtype(tail.dtype, np.integer):
             latents = generator.encode(images)
             self.latents = LatentRows(np.vstack([latents.reshape(len(images), -1).numpy(), tail]))
+            if target == "decoded":
+                head = label_latents(generator, latents, scorer)
         else:
             self.latents = LatentRows.encoded_on_read(generator, images, tail)
-        head = (label_latents(generator, latents, scorer) if target == "decoded"
-                else np.concatenate([self.train_values, self.query_values[:upto]]))
         self.labels = np.concatenate([head, self.query_values[upto:]])
 
 

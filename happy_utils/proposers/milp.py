@@ -64,13 +64,9 @@ class Solution:
 
 
 def solve(program: Program, solver: str, time_limit: float) -> Solution:
-    """Solve to a zero relative gap within `time_limit` seconds; a solver's refusal is an outcome, never an error."""
-    if solver == "highs":
-        return _solve_highs(program, time_limit)
-    if solver == "gurobi":
-        return _solve_gurobi(program, time_limit)
-    return Solution(SolveOutcome("error", False, None, None, 0.0, f"unknown solver {solver!r}; use 'highs' or "
-                                                                   f"'gurobi'"), None)
+    """Solve to a zero relative gap within `time_limit` seconds; a solver's refusal is an outcome, never an error
+    (`optimize` checks the solver's name before anything is built)."""
+    return {"highs": _solve_highs, "gurobi": _solve_gurobi}[solver](program, time_limit)
 
 
 def _csr(program: Program) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
