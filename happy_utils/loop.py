@@ -247,25 +247,7 @@ def _run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileSc
             data.reencode(generator, oracle, cfg.target, state["last_retrain_at"])
     bar = tqdm(range(done, cfg.budget), desc=f"seed {cfg.seed}", initial=done, total=cfg.budget, disable=not progress)
     for q in bar:
-        retrain = None
-        if cfg.weighted_retraining and q % cfg.retrain_every == 0:  # before each block, the first one included
-            retrain = _retrain(state["retrains"], cfg, generator, data, oracle, upto=q)
-            state["retrains"] += 1
-            state["last_retrain_at"] = q
-        encoding = data.latents.seconds
-        base_index = draw_base(cfg.seed, q, len(data.train_images))
-        base = data.latents[base_index]
-        result = query(generator, base_index, base, proposer.propose(q, data.latents, data.labels, base), oracle,
-                       judge)
-        encoded_s = data.latents.seconds - encoding  # the re-encode's rows read by this query: retraining's cost
-        data.add(result.image, result.score, result.proposal.latent)
-        record = result.record(q, cfg.seed, data_size=len(data.labels) - 1)
-        record["times"]["retrain_s"] = round(encoded_s, 4)
-        if retrain is not None:
-            retrain["seconds"] = round(retrain["seconds"] + encoded_s, 3)
-            retrain["encoded_on_read"] = data.latents.encoded
-            record["retrain"] = retrain
-            record["times"]["retrain_s"] = retrain["seconds"]
+        record = iteration(q, cfg, generator, proposer, data, state, oracle, judge)
         run.append(record)
         state.update(done=q + 1, generator=generator.state_dict(), query_images=data.query_images,
                      query_values=data.query_values, query_latents=data.query_latents)
@@ -276,8 +258,34 @@ def _run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileSc
     return SeedRun(records=run.records(), images=data.query_images, generator=generator)
 
 
-def _retrain(number: int, cfg: LoopConfig, generator: Generator, data: LoopData, oracle: SmileScorer,
-             upto: int) -> dict:
+def iteration(q: int, cfg: LoopConfig, generator: Generator, proposer: Proposer, data: LoopData, state: dict,
+              oracle: SmileScorer, judge: SmileScorer | None = None) -> dict:
+    """Query q of the loop, and its record: at the start of a block of r queries, weighted retraining first (rank
+    weights, fine-tune, re-encode); then draw a training point, let the proposer fit and solve, decode and score
+    the proposal, and append it to the data. `state` counts the retrainings."""
+    retrain = None
+    if cfg.weighted_retraining and q % cfg.retrain_every == 0:  # before each block, the first one included
+        retrain = retrain_generator(state["retrains"], cfg, generator, data, oracle, upto=q)
+        state["retrains"] += 1
+        state["last_retrain_at"] = q
+    encoding = data.latents.seconds
+    base_index = draw_base(cfg.seed, q, len(data.train_images))
+    base = data.latents[base_index]
+    result = query(generator, base_index, base, proposer.propose(q, data.latents, data.labels, base), oracle, judge)
+    encoded_s = data.latents.seconds - encoding  # the re-encode's rows read by this query: retraining's cost
+    data.add(result.image, result.score, result.proposal.latent)
+    record = result.record(q, cfg.seed, data_size=len(data.labels) - 1)
+    record["times"]["retrain_s"] = round(encoded_s, 4)
+    if retrain is not None:
+        retrain["seconds"] = round(retrain["seconds"] + encoded_s, 3)
+        retrain["encoded_on_read"] = data.latents.encoded
+        record["retrain"] = retrain
+        record["times"]["retrain_s"] = retrain["seconds"]
+    return record
+
+
+def retrain_generator(number: int, cfg: LoopConfig, generator: Generator, data: LoopData, oracle: SmileScorer,
+                      upto: int) -> dict:
     """Fine-tune the generator on all data drawn by rank weight, then re-encode (and, decoded target, relabel) it."""
     start = time.perf_counter()
     epochs = cfg.first_finetune_epochs if number == 0 else cfg.finetune_epochs

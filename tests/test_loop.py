@@ -76,13 +76,13 @@ def test_without_weighted_retraining_nothing_is_fine_tuned(tmp_path, latent, ora
     assert len(run.records) == 6 and not calls and all(r["retrain"] is None for r in run.records)
 
 
-@pytest.mark.parametrize("where, call", [("append", 2), ("save_state", 4), ("_retrain", 1), ("_retrain", 2),
-                                         ("fit_trees", 5)])
+@pytest.mark.parametrize("where, call", [("append", 2), ("save_state", 4), ("retrain_generator", 1),
+                                         ("retrain_generator", 2), ("fit_trees", 5)])
 def test_a_killed_run_resumes_without_losing_or_repeating_a_query(tmp_path, latent, oracle, monkeypatch, where,
                                                                     call):
     straight = run_loop(tmp_path / "straight", latent, CFG, oracle, progress=False).records
 
-    target = {"append": RunDir, "save_state": RunDir, "_retrain": loop, "fit_trees": mio}[where]
+    target = {"append": RunDir, "save_state": RunDir, "retrain_generator": loop, "fit_trees": mio}[where]
     real = getattr(target, where)
     count = {"n": 0}
 

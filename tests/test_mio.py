@@ -193,3 +193,30 @@ def test_the_array_program_is_solved_with_its_offset_bounds_and_row_kinds(solver
     assert np.allclose(best.values, [0, 1, 0])
     program.cost[z] = 2.0  # now x0 with z (3 + 1 + 2) beats x1 (3 + 2)
     assert np.allclose(milp.solve(program, solver, time_limit=10).values, [1, 0, 1])
+
+
+def test_the_program_reads_as_an_lp_with_named_columns():
+    program = milp.Program(offset=0.5)
+    x = program.columns(2, 0.0, 1.0, integer=True, names=["cell3in{1}", "cell3in{0,2}"])
+    (z,) = program.columns(1, 0.0, 1.0, integer=False)
+    program.cost[x[0]], program.cost[z] = 2.0, -1.0
+    program.row({x[0]: 1.0, x[1]: 1.0}, 1.0, 1.0)
+    program.row({z: 1.0, x[0]: -0.5}, -milp.INF, 0.0)
+    text = str(program).splitlines()
+    assert text[0] == "maximise 0.5 + 2 cell3in{1} - x2"
+    assert text[2:4] == ["  cell3in{1} + cell3in{0,2} = 1", "  x2 - 0.5 cell3in{1} <= 0"]
+    assert text[4] == "binary cell3in{1} cell3in{0,2}" and text[5] == "  0 <= x2 <= 1"
+
+
+def test_the_pruned_program_of_two_free_cells_reaches_the_brute_force_maximum(latent):
+    X, model = latent
+    tm = model.tree_model
+    free = model.top_cells(2)
+    built = mio.pruned_program(tm, X[3], free)
+    solution = milp.solve(built.program, "highs", time_limit=20)
+    code = built.code(solution.values, X[3], tm.value_counts)
+    grid = np.repeat(X[3][None], 256 * 256, axis=0)
+    grid[:, free[0]], grid[:, free[1]] = np.repeat(np.arange(256), 256), np.tile(np.arange(256), 256)
+    best = model.predict(grid).max()
+    assert solution.outcome.objective == pytest.approx(best) and model.predict(code[None])[0] == pytest.approx(best)
+    assert all(name.startswith(("cell", "tree")) for name in built.program.names)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from happy_utils.surrogates.planted import planted_codes
-from happy_utils.surrogates.trees import check_codes, fit_trees, holdout_r2
+from happy_utils.surrogates.trees import check_codes, fit_trees, holdout_r2, tree_text
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +63,10 @@ def test_bad_input_gets_clear_errors(planted):
         fit_trees(np.zeros((50, 64), dtype=int), np.zeros(49))
     with pytest.raises(ValueError, match="at least 40"):
         fit_trees(np.zeros((10, 64), dtype=int), np.zeros(10))
+
+
+def test_a_tree_reads_as_nested_if_else_over_cells_and_code_sets():
+    tree = (11, frozenset({2, 1}), 0.5, (40, frozenset({7}), -1.0, 2.25))
+    assert tree_text(tree).splitlines() == [
+        "if cell 11 (row 1, column 3) in {1, 2}:", "    -> +0.5000", "else:",
+        "    if cell 40 (row 5, column 0) in {7}:", "        -> -1.0000", "    else:", "        -> +2.2500"]

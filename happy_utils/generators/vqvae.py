@@ -207,6 +207,20 @@ def stage_shapes(model: VQVAE) -> dict[str, list[tuple[int, int, int]]]:
 
 # ----------------------------------------------------------------------------------------------------------- training
 
+def train_step(model: VQVAE, opt: torch.optim.Optimizer, x: torch.Tensor
+               ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+    """One gradient step on a batch x (float, [0, 1]): the reconstruction error plus the quantiser's codebook and
+    commitment losses; the straight-through estimator carries the gradient past the nearest-code lookup.
+    Returns the losses, the batch's codes and the encoder's outputs (for re-seeding dead codes)."""
+    recon, vq_loss, codes, z = model(x)
+    rec_loss = F.mse_loss(recon, x)
+    loss = rec_loss + vq_loss
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return {"loss": loss, "recon": rec_loss, "vq": vq_loss}, codes, z
+
+
 def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: int = 128, lr: float = 1e-3,
                 weights: torch.Tensor | None = None, seed: int = 0, state_path: Path | None = None,
                 reseed_every: int | None = 50, log_every: int = 10, save_every: int = 200, cosine: bool = False,
@@ -239,20 +253,14 @@ def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: i
         if cosine:
             for group in opt.param_groups:
                 group["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * step / len(plan))))
-        x = as_float(images[plan[step]]).to(model.device)
-        recon, vq_loss, codes, z = model(x)
-        rec_loss = F.mse_loss(recon, x)
-        loss = rec_loss + vq_loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        losses, codes, z = train_step(model, opt, as_float(images[plan[step]]).to(model.device))
         usage += torch.bincount(codes.flatten(), minlength=model.cfg.num_codes)
         if reseed_every and (step + 1) % reseed_every == 0:
             reseeded += model.reseed_codes(usage == 0, z, gen)
             usage.zero_()
         if step % log_every == 0 or step == len(plan) - 1:
-            history.append({"step": step, "loss": loss.item(), "recon": rec_loss.item(), "vq": vq_loss.item()})
-            bar.set_postfix(recon=f"{rec_loss.item():.4f}", vq=f"{vq_loss.item():.4f}")
+            history.append({"step": step, **{k: v.item() for k, v in losses.items()}})
+            bar.set_postfix(recon=f"{losses['recon'].item():.4f}", vq=f"{losses['vq'].item():.4f}")
         if state_path is not None and ((step + 1) % save_every == 0 or step == len(plan) - 1):
             save_training_state(state_path, model, opt, gen, fingerprint, step + 1, history,
                                 time.perf_counter() - began, usage=usage.cpu(), reseeded=reseeded)
@@ -288,15 +296,18 @@ def codebook_stats(codes: torch.Tensor, num_codes: int = 256) -> dict[str, float
     return {"codes_used": int((counts > 0).sum()), "perplexity": float(entropy.exp())}
 
 
-def load_or_train_vqvae(preset: Preset, images: torch.Tensor, seed: int = 0, progress: bool = True) -> VQVAE:
-    """The preset's pretrained VQ-VAE for these (restricted training) images: from the cache, resumed, or trained.
+def vqvae_checkpoint(preset: Preset, images: torch.Tensor, seed: int = 0) -> Path:
+    """The cache file of the preset's VQ-VAE for these images: named by the preset, width, data and seed."""
+    return get_paths().cache / "vqvae" / f"{preset.name}-w{preset.vqvae_width}-{data_fingerprint(images)}-seed{seed}.pt"
 
-    The cache file is named by the preset, width, data and seed; an interrupted training resumes from its state file.
-    """
+
+def load_or_train_vqvae(preset: Preset, images: torch.Tensor, seed: int = 0, progress: bool = True) -> VQVAE:
+    """The preset's pretrained VQ-VAE for these (restricted training) images: from the cache (`vqvae_checkpoint`),
+    resumed, or trained. An interrupted training resumes from its state file."""
     cfg = VQVAEConfig(width=preset.vqvae_width)
     wanted = {"data": data_fingerprint(images), "epochs": preset.vqvae_epochs, "batch_size": preset.vqvae_batch_size,
               "seed": seed}
-    path = get_paths().cache / "vqvae" / f"{preset.name}-w{cfg.width}-{wanted['data']}-seed{seed}.pt"
+    path = vqvae_checkpoint(preset, images, seed)
 
     def train(state: Path) -> None:
         torch.manual_seed(seed)

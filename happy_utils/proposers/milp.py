@@ -31,6 +31,7 @@ class Program:
     row_upper: list[float] = field(default_factory=list)
     row_index: list[list[int]] = field(default_factory=list)
     row_value: list[list[float]] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # of the columns, for reading the program
 
     @property
     def n_columns(self) -> int:
@@ -40,9 +41,11 @@ class Program:
     def n_rows(self) -> int:
         return len(self.row_lower)
 
-    def columns(self, n: int, lower: float, upper: float, integer: bool) -> list[int]:
-        """Add n columns with these bounds (objective 0); their indices."""
+    def columns(self, n: int, lower: float, upper: float, integer: bool, names: list[str] | None = None
+                ) -> list[int]:
+        """Add n columns with these bounds (objective 0), named `names` (default x<index>); their indices."""
         first = self.n_columns
+        self.names += names if names is not None else [f"x{first + i}" for i in range(n)]
         self.lower += [lower] * n
         self.upper += [upper] * n
         self.integer += [integer] * n
@@ -55,6 +58,26 @@ class Program:
         self.row_value.append([float(v) for v in terms.values()])
         self.row_lower.append(float(lower))
         self.row_upper.append(float(upper))
+
+
+    def __str__(self) -> str:
+        """The program as a person reads it (LP-file style): objective, rows, then binaries and bounds."""
+        def terms(pairs) -> str:
+            text = " ".join(f"{'-' if v < 0 else '+'} {'' if abs(v) == 1 else f'{abs(v):g} '}{self.names[c]}"
+                            for c, v in pairs)
+            return text.removeprefix("+ ")
+
+        objective = terms((c, v) for c, v in enumerate(self.cost) if v)
+        lines = [f"maximise {f'{self.offset:g} + ' if self.offset else ''}{objective}", "subject to"]
+        for index, value, lo, up in zip(self.row_index, self.row_value, self.row_lower, self.row_upper):
+            body = terms(zip(index, value))
+            lines.append(f"  {body} = {lo:g}" if lo == up else
+                         f"  {body} <= {up:g}" if lo == -INF else f"  {lo:g} <= {body} <= {up:g}")
+        binary = [n for n, i, lo, up in zip(self.names, self.integer, self.lower, self.upper) if i and (lo, up) == (0, 1)]
+        lines.append("binary " + " ".join(binary))
+        lines += [f"  {lo:g} <= {n} <= {up:g}" for n, i, lo, up in zip(self.names, self.integer, self.lower, self.upper)
+                  if not (i and (lo, up) == (0, 1))]
+        return "\n".join(lines)
 
 
 @dataclass

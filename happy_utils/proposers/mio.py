@@ -182,9 +182,38 @@ def _leaves_and_splits(tree) -> tuple[list[float], list[tuple]]:
     return leaves, splits
 
 
-def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs", time_limit: float = 60.0,
-                 beta: float = 0.0) -> MIOResult:
-    """Maximise the ensemble (+ beta * uncertainty) over the free features of `base`: pruned, value-classed."""
+@dataclass
+class PrunedProgram:
+    """The pruned, value-classed MIO of an ensemble at a base code: the program, and how to read a code from it."""
+
+    program: milp.Program
+    choices: dict[int, _Choices]  # per free feature, its value classes
+    y: dict[int, list[int]]  # per free feature, the program's column of each class (one is chosen)
+    unc: int | None  # the column of the exploration term, when beta > 0
+    seconds: float  # to build it
+
+    def code(self, values: np.ndarray, base: np.ndarray, value_counts: np.ndarray) -> np.ndarray:
+        """The code a solution's column values stand for: each free feature's chosen class, the base elsewhere."""
+        code = base.copy()
+        for f, ch in self.choices.items():
+            g = int(np.argmax(values[self.y[f]]))
+            code[f] = _representative(ch.members[g], int(base[f]), value_counts[f])
+        return code
+
+
+def _class_name(f: int, values: np.ndarray) -> str:
+    shown = ",".join(map(str, values[:4])) + (f",... ({len(values)} values)" if len(values) > 4 else "")
+    return f"cell{f}in{{{shown}}}"
+
+
+def pruned_program(model: TreeModel, base: np.ndarray, free, beta: float = 0.0) -> PrunedProgram:
+    """Maximise the ensemble (+ beta * uncertainty) over the free features of `base`, as a MILP.
+
+    Every split on a fixed feature is decided by the base's value (`prune`): a tree left without splits is a
+    constant, a tree over one free feature is a score per value of it, a tree over several keeps ENTMOOT's encoding
+    (a variable per leaf, two rows per split). Each free feature takes one of its value classes (a binary each,
+    summing to 1): values that no split tells apart are one class.
+    """
     start = time.perf_counter()
     base = np.asarray(base, dtype=np.int64)
     free = check_free(free, model.n_features)
@@ -218,7 +247,8 @@ def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs"
                            multi_sets[f] + singletons[f] + single_sets[f], model.n_values) for f in single}
 
     program = milp.Program(offset=float(const))
-    y = {f: program.columns(len(ch.members), 0.0, 1.0, integer=True) for f, ch in choices.items()}
+    y = {f: program.columns(len(ch.members), 0.0, 1.0, integer=True,
+                            names=[_class_name(f, m) for m in ch.members]) for f, ch in choices.items()}
     for f, ch in choices.items():
         program.cost[y[f][0]:y[f][-1] + 1] = [float(w) for w in ch.score]
         program.row({c: 1.0 for c in y[f]}, 1.0, 1.0)
@@ -229,8 +259,9 @@ def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs"
 
     # Trees over several free features: ENTMOOT's encoding, a variable per leaf, two constraints per split.
     trees = [_leaves_and_splits(t) for t in multi]
-    for leaves, splits in trees:
-        z = program.columns(len(leaves), 0.0, 1.0, integer=False)
+    for k, (leaves, splits) in enumerate(trees):
+        z = program.columns(len(leaves), 0.0, 1.0, integer=False,
+                            names=[f"tree{k}leaf{j}" for j in range(len(leaves))])
         for c, w in zip(z, leaves):
             program.cost[c] = float(w)
         program.row({c: 1.0 for c in z}, 1.0, 1.0)
@@ -238,17 +269,26 @@ def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs"
             chosen = chosen_in(f, values)
             program.row({**{z[i]: 1.0 for i in left}, **{c: -1.0 for c in chosen}}, -milp.INF, 0.0)
             program.row({**{z[i]: 1.0 for i in right}, **{c: 1.0 for c in chosen}}, -milp.INF, 1.0)
+    unc = None
     if beta > 0:  # unc <= (mismatches in the fixed cells + mismatches in the free ones) / n_features, for each row
-        (unc,) = program.columns(1, 0.0, milp.INF, integer=False)
+        (unc,) = program.columns(1, 0.0, milp.INF, integer=False, names=["uncertainty"])
         program.cost[unc] = float(beta)
         for row, c0 in zip(near, near_const):
             terms = {unc: 1.0}
             for f in free:
                 terms.update({c: 1.0 / model.n_features for c in chosen_in(int(f), [row[f]])})
             program.row(terms, -milp.INF, (float(c0) + len(free)) / model.n_features)
-    build = time.perf_counter() - start
-    n_vars, n_cons = program.n_columns, program.n_rows
+    return PrunedProgram(program=program, choices=choices, y=y, unc=unc, seconds=time.perf_counter() - start)
 
+
+def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs", time_limit: float = 60.0,
+                 beta: float = 0.0) -> MIOResult:
+    """Build `pruned_program`, solve it (falling back to HiGHS when another solver refuses), read and check the code."""
+    start = time.perf_counter()
+    base = np.asarray(base, dtype=np.int64)
+    free = check_free(free, model.n_features)
+    built = pruned_program(model, base, free, beta)
+    program = built.program
     solution = milp.solve(program, solver, time_limit)
     if not solution.outcome.has_solution and solver != "highs":
         refused = solution.outcome.message or solution.outcome.status
@@ -256,17 +296,13 @@ def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs"
         solution, solver = milp.solve(program, "highs", time_limit), "highs"
         solution.outcome.message = f"the first solver refused ({refused}); solved with highs"
     outcome = solution.outcome
-    code = base.copy()
-    if outcome.has_solution:
-        for f, ch in choices.items():
-            g = int(np.argmax(solution.values[y[f]]))
-            code[f] = _representative(ch.members[g], int(base[f]), model.value_counts[f])
+    code = built.code(solution.values, base, model.value_counts) if outcome.has_solution else base.copy()
     result = MIOResult(
         code=code, value=float(model.predict(code)[0]), objective=outcome.objective, bound=outcome.bound,
         gap=_gap(outcome.objective, outcome.bound), status=outcome.status, seconds=time.perf_counter() - start,
-        build_seconds=build, solve_seconds=outcome.seconds, n_vars=n_vars, n_constraints=n_cons, solver=solver,
-        method="pruned", free=free.tolist(),
-        uncertainty=float(solution.values[unc]) if beta > 0 and outcome.has_solution else 0.0,
+        build_seconds=built.seconds, solve_seconds=outcome.seconds, n_vars=program.n_columns,
+        n_constraints=program.n_rows, solver=solver, method="pruned", free=free.tolist(),
+        uncertainty=float(solution.values[built.unc]) if built.unc is not None and outcome.has_solution else 0.0,
         message=outcome.message if outcome.has_solution else
         f"no solution ({outcome.status}: {outcome.message}); returning the base code")
     if outcome.has_solution:

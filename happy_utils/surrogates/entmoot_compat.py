@@ -83,26 +83,34 @@ class ExploitOnly:
         model._unc = 0.0
 
 
+class _MetaTreesWithoutSingleLeaves:
+    """entmoot's `_update_meta_tree_dict` without single-leaf trees; a class, not a closure, so that a fitted
+    surrogate can be pickled (notebook 03 saves it, 04 loads it)."""
+
+    def __init__(self, enting):
+        self.enting = enting
+
+    def __call__(self) -> None:
+        from entmoot.models.mean_models import tree_ensemble
+        from entmoot.models.mean_models.meta_tree_ensemble import MetaTreeModel
+
+        mean_model, problem = self.enting.mean_model, self.enting._problem_config
+        mean_model._meta_tree_dict = {}
+        for obj in problem.obj_list:
+            dump = mean_model.tree_dict[obj.name].dump_model()
+            dump["tree_info"] = [t for t in dump["tree_info"] if "leaf_value" not in t["tree_structure"]]
+            trees = tree_ensemble.read_lgbm_tree_model_dict(dump, cat_idx=problem.cat_idx)
+            mean_model._meta_tree_dict[obj.name] = MetaTreeModel(trees)
+
+
 def drop_single_leaf_trees(enting) -> float:
     """Make entmoot's MIP builder skip single-leaf trees (quirk 4); returns their summed constant (transformed)."""
-    from entmoot.models.mean_models import tree_ensemble
-    from entmoot.models.mean_models.meta_tree_ensemble import MetaTreeModel
-
     mean_model = enting.mean_model
     offset = 0.0
     for obj in enting._problem_config.obj_list:
         info = mean_model.tree_dict[obj.name].dump_model()["tree_info"]
         offset += sum(t["tree_structure"]["leaf_value"] for t in info if "leaf_value" in t["tree_structure"])
-
-    def update_meta_tree_dict():
-        mean_model._meta_tree_dict = {}
-        for obj in enting._problem_config.obj_list:
-            dump = mean_model.tree_dict[obj.name].dump_model()
-            dump["tree_info"] = [t for t in dump["tree_info"] if "leaf_value" not in t["tree_structure"]]
-            trees = tree_ensemble.read_lgbm_tree_model_dict(dump, cat_idx=enting._problem_config.cat_idx)
-            mean_model._meta_tree_dict[obj.name] = MetaTreeModel(trees)
-
-    mean_model._update_meta_tree_dict = update_meta_tree_dict
+    mean_model._update_meta_tree_dict = _MetaTreesWithoutSingleLeaves(enting)
     return offset
 
 

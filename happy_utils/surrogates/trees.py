@@ -4,7 +4,7 @@ Why: the paper's optimiser needs a model of the smile score that a mixed-integer
 that handles 64 unordered 256-valued features: a gradient-boosted tree ensemble fitted through ENTMOOT. Its
 gain-based feature importance picks the t cells that the optimiser may change. The paper's settings are 800 trees of
 interaction depth 2 (the authors pass max_depth=2 and num_leaves=5) with at least 20 samples per leaf. The
-categorical-split settings were tuned by held-out R^2 on the laptop preset's codes (see README): light smoothing
+categorical-split settings were tuned by held-out R^2 on the laptop preset's codes (see docs/method.md): light smoothing
 (cat_smooth = cat_l2 = 5) and up to 64 categories per split beat both LightGBM's defaults and heavier smoothing.
 """
 
@@ -67,6 +67,16 @@ def tree_value(tree, row) -> float:
         feature, values, left, right = tree
         tree = left if row[feature] in values else right
     return tree
+
+
+def tree_text(tree, indent: str = "") -> str:
+    """A parsed tree as indented if/else lines over cells and their value sets, for reading one."""
+    if not isinstance(tree, tuple):
+        return f"{indent}-> {tree:+.4f}"
+    feature, values, left, right = tree
+    shown = ", ".join(map(str, sorted(values)[:8])) + (", ..." if len(values) > 8 else "")
+    return (f"{indent}if cell {feature} (row {feature // 8}, column {feature % 8}) in {{{shown}}}:\n"
+            f"{tree_text(left, indent + '    ')}\n{indent}else:\n{tree_text(right, indent + '    ')}")
 
 
 @dataclass
