@@ -3,4 +3,4 @@
 Start with `from happy_utils.config import setup; cfg = setup()`; the command line is `python -m happy_utils --help`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

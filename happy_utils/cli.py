@@ -1,5 +1,5 @@
-"""Command line: `python -m happy_utils {run, compare, bench, train-oracle, eval-oracle, calibrate-predictor} ...`;
-`--help` on each.
+"""Command line: `python -m happy_utils COMMAND ...` (run, compare, bench, train-oracle, eval-oracle, notebooks, ...);
+`--help` lists them all, `COMMAND --help` each one's arguments.
 
 Why: the whole experiment (many seeds, no notebook) and the benchmarks run from a shell; each command resolves its
 arguments and the environment once into a spec and calls the same functions as the notebooks.
@@ -15,7 +15,8 @@ from pathlib import Path
 import matplotlib
 
 from .bench import BENCHMARKS
-from .config import PRESETS, SOURCES, get_paths, setup
+from .colab import REPO_REF, sync_notebooks
+from .config import PRESETS, SOURCES, get_paths, repo_root, setup
 from .experiments.compare import comparison_specs, run_comparison
 from .experiments.fanout import default_workers
 from .experiments.run import run_experiment
@@ -128,6 +129,17 @@ def _eval_oracle(args: argparse.Namespace) -> None:
                   f"MAE {m['mae']:.3f}  ({args.n} faces of seed {args.seed})")
 
 
+def _notebooks(args: argparse.Namespace) -> None:
+    folder = repo_root() / "notebooks"
+    differ = sync_notebooks(folder, write=args.sync)
+    for name, parts in differ.items():
+        print(f"{name}: {', '.join(parts)} {'rewritten' if args.sync else 'differ from happy_utils.colab'}")
+    if differ and not args.sync:
+        sys.exit("error: notebooks are out of sync with happy_utils.colab; run `python -m happy_utils notebooks --sync`")
+    if not differ:
+        print(f"the notebooks in {folder} match happy_utils.colab (ref {REPO_REF})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m happy_utils", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,6 +213,11 @@ def main(argv: list[str] | None = None) -> None:
     ev.add_argument("--n", type=int, default=2000, help="number of faces (default 2000)")
     ev.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
     ev.set_defaults(func=_eval_oracle)
+
+    nbs = sub.add_parser("notebooks", help="check (or --sync) the notebooks' Colab badges and install cells against "
+                                           "happy_utils.colab")
+    nbs.add_argument("--sync", action="store_true", help="rewrite the notebooks that differ")
+    nbs.set_defaults(func=_notebooks)
 
     args = parser.parse_args(argv)
     matplotlib.use("Agg")  # the command line draws into files only

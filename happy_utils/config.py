@@ -115,9 +115,14 @@ def check_source(name: str) -> str:
 
 
 def repo_root() -> Path:
-    """The repository this package lives in (an editable install), else the working directory."""
+    """The repository this package lives in (an editable install); else the clone around the working directory (a
+    regular install, as on Colab, run from the clone's notebooks/); else the working directory."""
     here = Path(__file__).resolve().parents[1]
-    return here if (here / "pyproject.toml").exists() else Path.cwd()
+    if (here / "pyproject.toml").exists():
+        return here
+    cwd = Path.cwd()
+    return next((p for p in (cwd, *cwd.parents) if (p / "pyproject.toml").exists() and (p / "happy_utils").is_dir()),
+                cwd)
 
 
 @dataclass(frozen=True)
