@@ -16,6 +16,7 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from .config import PRESETS, device, get_preset
+from .costs import seed_cost, unit_costs
 from .data import world
 from .data.cropping import FaceDetector, astronaut_photos, crop_face, crop_photos
 from .data.faces import build_world, render_faces
@@ -368,38 +369,9 @@ def bench_stages(n: int = 100_000, as_json: bool = False, preset: str | None = N
     fit set and t), from random weights and planted codes on one thread, and one seed's cost projected from them for
     n restricted faces: what the paper preset costs without its data (CelebA) or a trained model."""
     cfg = get_preset(preset or "paper")
-    dev = device()
-    torch.manual_seed(0)
-    vq = VQVAE(VQVAEConfig(width=cfg.vqvae_width)).to(dev)
-    images = torch.randint(0, 256, (4 * cfg.vqvae_batch_size, 3, 64, 64), dtype=torch.uint8)
-    fit_rows = sum(cfg.surrogate_fit_set) if cfg.surrogate_fit_set else n
-    codes, scores = planted_codes(min(fit_rows, n), seed=0)
-    with torch_threads(1):
-        vq.encode(images[:8])
-        encode_s = _throughput(lambda: vq.encode(images), len(images), repeats=1) ** -1
-        ones = torch.ones(len(images))
-        step_s = _seconds(lambda: vq.finetune(images, 1.0, cfg.vqvae_batch_size, weights=ones, seed=0)) / 4
-        fit_trees(codes[:200], scores[:200], n_trees=5, num_threads=1)  # warm-up: the first fit loads LightGBM
-        start = time.perf_counter()
-        surrogate = fit_trees(codes, scores, n_trees=cfg.surrogate_trees, num_threads=1)
-        fit_s = time.perf_counter() - start
-        solve_s = float(np.median([optimize(surrogate, codes[i], surrogate.top_cells(cfg.free_cells)).seconds
-                                   for i in range(5)]))
-    cycles = -(-cfg.budget // cfg.retrain_every)
-    steps_first = -(-n // cfg.vqvae_batch_size)
-    steps_later = -(-n // (10 * cfg.vqvae_batch_size))
-    read = min(fit_rows + cfg.retrain_every, n)
-    rows = [
-        {"stage": f"first fine-tune, 1 epoch ({steps_first} steps)", "seconds": steps_first * step_s},
-        {"stage": f"later fine-tunes, 0.1 epoch ({steps_later} steps) x {cycles - 1}",
-         "seconds": (cycles - 1) * steps_later * step_s},
-        {"stage": f"re-encode, rows read ({read}) x {cycles} (all {n} rows: "
-                  f"{cycles * n * encode_s / 3600:.1f} h)", "seconds": cycles * read * encode_s},
-        {"stage": f"surrogate fit ({cfg.surrogate_trees} trees, {len(codes)} rows) x {cfg.budget}",
-         "seconds": cfg.budget * fit_s},
-        {"stage": f"MIO (t = {cfg.free_cells}) x {cfg.budget}", "seconds": cfg.budget * solve_s},
-    ]
-    rows.append({"stage": "total", "seconds": sum(r["seconds"] for r in rows)})
+    units = unit_costs(cfg, n)
+    encode_s, step_s, fit_s, solve_s, dev = units.encode_s, units.step_s, units.fit_s, units.solve_s, units.device
+    rows = seed_cost(cfg, n, units)
     for r in rows:
         r["seconds"], r["hours"] = round(r["seconds"], 2), round(r["seconds"] / 3600, 2)
     result = {"bench": "stages", "preset": cfg.name, "device": str(dev), "threads": 1, "restricted_faces": n,

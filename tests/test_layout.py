@@ -10,14 +10,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "happy_utils"
 
 #: Floors from the ground up; a module may import only from its own floor or below.
 FLOORS = [
-    {"config", "files", "images", "records", "metrics"},
+    {"config", "files", "images", "records", "metrics", "colab", "sourcecode"},
     {"data"},
     {"scorers", "plotting"},
     {"generators", "surrogates"},
     {"proposers"},
-    {"latents"},
+    {"latents", "artifacts"},
     {"loop"},
-    {"experiments"},
+    {"experiments", "costs", "explorer"},
     {"bench", "cli", "__main__", "__init__"},
 ]
 

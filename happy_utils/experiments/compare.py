@@ -80,10 +80,13 @@ def comparison_specs(preset: str | Preset | None = None, source: str | None = No
     return [RunSpec.resolve(preset, source, v, seeds, budget=budget, threads=threads) for v in variants]
 
 
-def compare(cfg: Preset, out: Path, variants: list[str], source: str) -> dict:
+def compare(cfg: Preset, out: Path, variants: list[str], source: str, save_to: Path | None = None) -> dict:
     """Figure 3, Table 1, the best faces with their re-renders, oracle against judge, and `comparison.json`, from
-    finished runs in `out`: every number is computed from the runs' records and saved query images."""
+    finished runs in `out`: every number is computed from the runs' records and saved query images. They are saved
+    in `save_to` (default: `out`), so that another folder's runs can be compared without writing into it."""
     runs = {v: load_variant(out / v) for v in variants}
+    save_to = Path(save_to or out)
+    save_to.mkdir(parents=True, exist_ok=True)
     scorers, realism = load_scorers(source), load_realism(source)
     train = load_faces("train", cfg, source)
     n_generated = min(sum(len(i) for i in images.values()) for _, _, images in runs.values())
@@ -113,10 +116,10 @@ def compare(cfg: Preset, out: Path, variants: list[str], source: str) -> dict:
               "topk_curves": {v: {f"top{k}": {"mean": metrics.mean_std(metrics.curves(r, k))[0].tolist(),
                                               "std": metrics.mean_std(metrics.curves(r, k))[1].tolist()}
                                   for k in metrics.TOP_KS} for v, (_, r, _) in runs.items()}}
-    write_text(out / "comparison.json", json.dumps(result, indent=2))
+    write_text(save_to / "comparison.json", json.dumps(result, indent=2))
     figures = comparison_figures(runs, fids, reference, realism)
     for name, fig in figures.items():
-        fig.savefig(out / f"{name}.png")
+        fig.savefig(save_to / f"{name}.png")
         plt.close(fig)
     return result
 

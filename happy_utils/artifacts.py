@@ -1,0 +1,119 @@
+"""The files of one (preset, source): what each notebook loads and saves, named in one place and said aloud.
+
+Why: the notebooks hand results to each other (02's VQ-VAE, 03's surrogate, 05's run, which 06 evaluates). Passed
+implicitly, a learner cannot tell what a cell reused or recomputed, a notebook run again with another setting
+collided with its earlier run, and an evaluation notebook wrote into the command line's folders. Here every notebook
+asks for a path and says what it loaded or saved; a notebook run's folder is named by its settings (another
+setting, another folder), notebook outputs live under `runs/notebooks/PRESET-SOURCE/`, and the command line's
+comparison folder is only ever read.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .config import Paths, Preset, check_source, get_paths, get_preset
+from .data.sources import load_faces
+from .generators.vqvae import VQVAE, load_or_train_vqvae, vqvae_checkpoint
+from .latents import LatentSet, latent_set
+from .scorers.base import SmileScorer
+from .surrogates.trees import TreeSurrogate
+
+
+def _show(path: Path) -> str:
+    """A path relative to the working directory's parent when it lies there (notebooks run from notebooks/)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve().parent))
+    except ValueError:
+        return str(path)
+
+
+def _made_by(generator: VQVAE) -> dict:
+    """What identifies a pretrained VQ-VAE: its training data, settings and seed (its checkpoint's meta)."""
+    return {k: generator.meta.get(k) for k in ("data", "epochs", "batch_size", "seed")}
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """The artifact paths of one preset and data source. `verbose` prints each load and save."""
+
+    preset: Preset
+    source: str
+    paths: Paths
+    verbose: bool = True
+
+    @classmethod
+    def of(cls, preset: Preset | str | None, source: str, verbose: bool = True) -> Artifacts:
+        cfg = preset if isinstance(preset, Preset) else get_preset(preset)
+        return cls(cfg, check_source(source), get_paths(), verbose)
+
+    def say(self, verb: str, what: str, path: Path) -> None:
+        if self.verbose:
+            print(f"{verb} {what}: {_show(path)}")
+
+    @property
+    def notebooks(self) -> Path:
+        """Where the notebooks' own outputs go (surrogates, runs)."""
+        return self.paths.runs / "notebooks" / f"{self.preset.name}-{self.source}"
+
+    @property
+    def cli_comparison(self) -> Path:
+        """The command line's comparison of this preset (`python -m happy_utils compare`): read, never written."""
+        return self.paths.runs / f"compare-{self.preset.name}"
+
+    def vqvae(self, images: torch.Tensor, progress: bool = True) -> VQVAE:
+        """The preset's pretrained VQ-VAE of these restricted faces: loaded from the cache, or trained and saved."""
+        path = vqvae_checkpoint(self.preset, images)
+        existed = path.exists()
+        model = load_or_train_vqvae(self.preset, images, progress=progress)
+        self.say("loaded" if existed else "trained and saved", "the VQ-VAE", path)
+        return model
+
+    def latents(self, target: str, scorer: SmileScorer) -> LatentSet:
+        """The restricted faces in the pretrained VQ-VAE's codes, labelled for the surrogate (`latents.latent_set`),
+        saying where the VQ-VAE came from."""
+        path = vqvae_checkpoint(self.preset, load_faces("train", self.preset, self.source).restricted().images)
+        existed = path.exists()
+        data = latent_set(self.preset, self.source, target=target, scorer=scorer)
+        self.say("loaded" if existed else "trained and saved", "the VQ-VAE", path)
+        return data
+
+    def surrogate_path(self, target: str) -> Path:
+        return self.notebooks / f"surrogate-{target}.pkl"
+
+    def save_surrogate(self, surrogate: TreeSurrogate, target: str, generator: VQVAE) -> Path:
+        """Save notebook 03's fitted tree ensemble for notebook 04, with the VQ-VAE it was fitted on (a pickle: load
+        only files you made)."""
+        path = self.surrogate_path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps({"surrogate": surrogate, "vqvae": _made_by(generator)}))
+        self.say("saved", f"the surrogate ({target} target)", path)
+        return path
+
+    def load_surrogate(self, target: str, generator: VQVAE) -> TreeSurrogate | None:
+        """Notebook 03's surrogate of this VQ-VAE, or None (saying why) when 03 has not saved one for it."""
+        path = self.surrogate_path(target)
+        saved = pickle.loads(path.read_bytes()) if path.exists() else None
+        if saved is None or saved["vqvae"] != _made_by(generator):
+            if self.verbose:
+                why = "no surrogate" if saved is None else "the surrogate of another VQ-VAE"
+                print(f"{why} at {_show(path)}: notebook 03 saves it; fitting one here instead")
+            return None
+        self.say("loaded", f"notebook 03's surrogate ({target} target)", path)
+        return saved["surrogate"]
+
+    def notebook_run(self, notebook: str, **settings) -> Path:
+        """The folder of a notebook's run, named by its settings: the same settings resume it, others start anew."""
+        name = "-".join([notebook] + [f"{k}{v}" for k, v in settings.items()])
+        path = self.notebooks / name
+        self.say("resuming" if path.is_dir() and any(path.iterdir()) else "starting", "a run", path)
+        return path
+
+    def notebook_runs(self, notebook: str) -> list[Path]:
+        """Every finished or partial run a notebook made for this preset and source, oldest first."""
+        found = [p for p in self.notebooks.glob(f"{notebook}-*") if (p / "queries.jsonl").exists()]
+        return sorted(found, key=lambda p: p.stat().st_mtime)
