@@ -8,7 +8,7 @@ decodes nonsense far from its data), rank them by expected improvement over the 
 SLSQP under the density constraint from the best candidates in turn until 10 runs succeed, and return the r best
 optima that lie at least 0.01 apart. One fit serves the cycle's r queries (the authors' `n_out = r`).
 
-Two things differ, measured on the laptop preset's VAE (README, fidelity table): the authors draw candidates from
+Two things differ, measured on the laptop preset's VAE (docs/fidelity.md): the authors draw candidates from
 N(0, I), their VAE's prior, and keep them above a fixed log-density of -94; here 100,000 N(0, I) samples all lie far
 below the data's own densities (the highest at -222 against the data's 10th percentile of -43: the latents fill a thin
 part of the prior), so candidates come from a Gaussian with the data latents' mean and covariance, and the threshold
