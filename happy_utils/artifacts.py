@@ -76,11 +76,8 @@ class Artifacts:
     def latents(self, target: str, scorer: SmileScorer) -> LatentSet:
         """The restricted faces in the pretrained VQ-VAE's codes, labelled for the surrogate (`latents.latent_set`),
         saying where the VQ-VAE came from."""
-        path = vqvae_checkpoint(self.preset, load_faces("train", self.preset, self.source).restricted().images)
-        existed = path.exists()
-        data = latent_set(self.preset, self.source, target=target, scorer=scorer)
-        self.say("loaded" if existed else "trained and saved", "the VQ-VAE", path)
-        return data
+        self.vqvae(load_faces("train", self.preset, self.source).restricted().images)  # trained here if it must be
+        return latent_set(self.preset, self.source, target=target, scorer=scorer)
 
     def surrogate_path(self, target: str) -> Path:
         return self.notebooks / f"surrogate-{target}.pkl"

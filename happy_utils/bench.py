@@ -21,7 +21,7 @@ from .data import world
 from .data.cropping import FaceDetector, astronaut_photos, crop_face, crop_photos
 from .data.faces import build_world, render_faces
 from .generators.training import count_parameters
-from .generators.vqvae import VQVAE, VQVAEConfig, train_vqvae
+from .generators.vqvae import VQVAE, VQVAEConfig, train_step, train_vqvae
 from .experiments.fanout import Job, run_jobs
 from .experiments.run import start_run
 from .experiments.spec import RunSpec
@@ -364,6 +364,18 @@ def _loop_stages(records: list[dict], budget: int, every: int) -> list[dict]:
     return rows
 
 
+def _vqvae_gflop(cfg) -> tuple[float, float]:
+    """GFLOP of encoding one image and of one training step of the preset's batch, counted by torch."""
+    vq = VQVAE(VQVAEConfig(width=cfg.vqvae_width))
+    images = torch.randint(0, 256, (cfg.vqvae_batch_size, 3, 64, 64), dtype=torch.uint8)
+    with FlopCounterMode(display=False) as count:
+        vq.encode(images)
+    encode = count.get_total_flops() / len(images) / 1e9
+    with FlopCounterMode(display=False) as count:
+        train_step(vq, torch.optim.Adam(vq.parameters()), images.float() / 255)
+    return encode, count.get_total_flops() / 1e9
+
+
 def bench_stages(n: int = 100_000, as_json: bool = False, preset: str | None = None) -> dict:
     """The unit costs of a `vqvae-wr` query's stages at a preset's sizes (the VQ-VAE's width and batch size, its trees,
     fit set and t), from random weights and planted codes on one thread, and one seed's cost projected from them for
@@ -372,12 +384,19 @@ def bench_stages(n: int = 100_000, as_json: bool = False, preset: str | None = N
     units = unit_costs(cfg, n)
     encode_s, step_s, fit_s, solve_s, dev = units.encode_s, units.step_s, units.fit_s, units.solve_s, units.device
     rows = seed_cost(cfg, n, units)
+    encode_gflop, step_gflop = _vqvae_gflop(cfg)
+    convolutions = [r for r in rows if "steps" in r or "encoded" in r]  # the fine-tunes and the re-encode
+    gflop = sum(r.get("steps", 0) * step_gflop + r.get("encoded", 0) * encode_gflop for r in convolutions)
+    conv_s = sum(r["seconds"] for r in convolutions)
     for r in rows:
         r["seconds"], r["hours"] = round(r["seconds"], 2), round(r["seconds"] / 3600, 2)
     result = {"bench": "stages", "preset": cfg.name, "device": str(dev), "threads": 1, "restricted_faces": n,
               "encode_s_per_image": round(encode_s, 5), "finetune_s_per_step": round(step_s, 3),
               "fit_s": round(fit_s, 3), "solve_s": round(solve_s, 3), "rows": rows,
-              "seconds_per_query": round(sum(r["seconds"] for r in rows[:-1]) / cfg.budget, 2)}
+              "seconds_per_query": round(sum(r["seconds"] for r in rows[:-1]) / cfg.budget, 2),
+              "gflop_per_step": round(step_gflop, 2), "gflop_per_encode": round(encode_gflop, 3),
+              "vqvae_gflop_per_query": round(gflop / cfg.budget, 1),
+              "vqvae_gflop_per_s": round(gflop / conv_s, 1)}
     if as_json:
         print(json.dumps(result))
     else:
@@ -386,6 +405,10 @@ def bench_stages(n: int = 100_000, as_json: bool = False, preset: str | None = N
         print(_table(rows, ["stage", "seconds", "hours"]))
         print(f"\none vqvae-wr seed of {cfg.budget} queries over {n} restricted faces: {rows[-1]['hours']} h, "
               f"{result['seconds_per_query']} s per query")
+        print(f"a training step {step_gflop:.2f} GFLOP, an encode {encode_gflop:.3f} GFLOP per face (torch's count); "
+              f"the fine-tunes and the re-encode: {result['vqvae_gflop_per_query']} GFLOP per query, "
+              f"run here at {result['vqvae_gflop_per_s']} GFLOP/s: a query's floor on a device of P GFLOP/s is "
+              f"{result['vqvae_gflop_per_query']} / P s")
     return result
 
 

@@ -78,11 +78,13 @@ def seed_cost(cfg: Preset, n: int, units: UnitCosts, budget: int | None = None) 
     steps_later = -(-n // (10 * cfg.vqvae_batch_size))
     read = min(units.fit_rows + cfg.retrain_every, n)
     rows = [
-        {"stage": f"first fine-tune, 1 epoch ({steps_first} steps)", "seconds": steps_first * units.step_s},
+        {"stage": f"first fine-tune, 1 epoch ({steps_first} steps)", "seconds": steps_first * units.step_s,
+         "steps": steps_first},
         {"stage": f"later fine-tunes, 0.1 epoch ({steps_later} steps) x {cycles - 1}",
-         "seconds": (cycles - 1) * steps_later * units.step_s},
+         "seconds": (cycles - 1) * steps_later * units.step_s, "steps": (cycles - 1) * steps_later},
         {"stage": f"re-encode, rows read ({read}) x {cycles} (all {n} rows: "
-                  f"{cycles * n * units.encode_s / 3600:.1f} h)", "seconds": cycles * read * units.encode_s},
+                  f"{cycles * n * units.encode_s / 3600:.1f} h)", "seconds": cycles * read * units.encode_s,
+         "encoded": cycles * read},
         {"stage": f"surrogate fit ({cfg.surrogate_trees} trees, {units.fit_rows} rows) x {budget}",
          "seconds": budget * units.fit_s},
         {"stage": f"MIO (t = {cfg.free_cells}) x {budget}", "seconds": budget * units.solve_s},

@@ -35,3 +35,18 @@ def test_bench_stages_costs_a_seed_from_the_unit_costs_at_a_presets_sizes(capsys
     assert rows["first fine-tune, 1 epoch"] == pytest.approx(75 * out["finetune_s_per_step"], rel=0.01, abs=0.1)
     assert rows["MIO"] == pytest.approx(6 * out["solve_s"], rel=0.01, abs=0.02)  # the smoke budget: 6 queries
     assert rows["total"] == pytest.approx(sum(v for k, v in rows.items() if k != "total"), abs=0.2)
+
+
+def test_bench_stages_counts_the_vqvaes_floating_point_work_per_query(capsys):
+    import json
+
+    from happy_utils.cli import main
+
+    main(["bench", "stages", "--preset", "smoke", "--n", "1200", "--json"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    steps = sum(r.get("steps", 0) for r in out["rows"])
+    encoded = sum(r.get("encoded", 0) for r in out["rows"])
+    assert steps == 75 + 1 * 8 and encoded == 2 * 503  # 6 queries, r = 3: two cycles; fit set 200 + 300, + r
+    seconds = sum(r["seconds"] for r in out["rows"] if "steps" in r or "encoded" in r)
+    assert out["vqvae_gflop_per_query"] > 0
+    assert out["vqvae_gflop_per_s"] == pytest.approx(out["vqvae_gflop_per_query"] * 6 / seconds, rel=0.05)
