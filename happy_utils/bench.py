@@ -16,7 +16,7 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from .config import PRESETS, device, get_preset
-from .costs import seed_cost, unit_costs
+from .costs import seed_cost, timed, unit_costs
 from .data import world
 from .data.cropping import FaceDetector, astronaut_photos, crop_face, crop_photos
 from .data.faces import build_world, render_faces
@@ -44,14 +44,8 @@ DATA_TARGET_IMAGES_PER_S = 2000
 def _throughput(fn, n: int, repeats: int = 3) -> float:
     """Best of a few runs, in items per second (the first call also warms up)."""
     fn()
-    best = min(_seconds(fn) for _ in range(repeats))
+    best = min(timed(fn) for _ in range(repeats))
     return n / best
-
-
-def _seconds(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
@@ -240,7 +234,7 @@ def bench_celeba(n: int = 256, as_json: bool = False) -> dict:
             for i, photo in enumerate(photos):
                 paths.append(Path(tmp) / f"{i:06d}.jpg")
                 Image.fromarray(photo).save(paths[-1], quality=95)
-            seconds = _seconds(lambda: crop_photos(paths, Path(tmp) / "crops", batch_size=128, detector=detector,
+            seconds = timed(lambda: crop_photos(paths, Path(tmp) / "crops", batch_size=128, detector=detector,
                                                    progress=False))
             rows.append({"device": dev, "step": "crop_photos: read JPEG, detect, crop, write shards", "batch": 128,
                          "images_per_s": round(n / seconds, 1)})

@@ -23,7 +23,8 @@ from .surrogates.planted import planted_codes
 from .surrogates.trees import fit_trees
 
 
-def _seconds(fn) -> float:
+def timed(fn) -> float:
+    """Wall-clock seconds of one call of fn."""
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -54,10 +55,10 @@ def unit_costs(cfg: Preset, n: int, threads: int = 1, steps: int = 4, solves: in
     ones = torch.ones(len(images))
     with torch_threads(threads):
         vq.encode(images[:8])
-        encode_s = _seconds(lambda: vq.encode(images)) / len(images)
+        encode_s = timed(lambda: vq.encode(images)) / len(images)
         vq.finetune(images[:cfg.vqvae_batch_size], 1.0, cfg.vqvae_batch_size, weights=ones[:cfg.vqvae_batch_size],
                     seed=0)
-        step_s = _seconds(lambda: vq.finetune(images, 1.0, cfg.vqvae_batch_size, weights=ones, seed=0)) / steps
+        step_s = timed(lambda: vq.finetune(images, 1.0, cfg.vqvae_batch_size, weights=ones, seed=0)) / steps
         fit_trees(codes[:200], scores[:200], n_trees=5, num_threads=threads)  # the first fit loads LightGBM
         start = time.perf_counter()
         surrogate = fit_trees(codes, scores, n_trees=cfg.surrogate_trees, num_threads=threads)
