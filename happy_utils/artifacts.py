@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .config import Paths, Preset, check_source, get_paths, get_preset
+from .config import Paths, Preset, check_source, get_paths, get_preset, repo_root
 from .data.sources import load_faces
 from .generators.vqvae import VQVAE, load_or_train_vqvae, vqvae_checkpoint
 from .latents import LatentSet, latent_set
@@ -64,6 +64,14 @@ class Artifacts:
     def cli_comparison(self) -> Path:
         """The command line's comparison of this preset (`python -m happy_utils compare`): read, never written."""
         return self.paths.runs / f"compare-{self.preset.name}"
+
+    @property
+    def claims_results(self) -> Path:
+        """The claims' summaries (`python -m happy_utils claims`): this preset's in results/, else the laptop preset's
+        committed ones (the real-size figures); read, never written."""
+        results = repo_root() / "results"
+        mine = results / self.preset.name
+        return mine if (mine / "claims.json").exists() else results / "laptop"
 
     def vqvae(self, images: torch.Tensor, progress: bool = True) -> VQVAE:
         """The preset's pretrained VQ-VAE of these restricted faces: loaded from the cache, or trained and saved."""

@@ -17,6 +17,8 @@ import matplotlib
 from .bench import BENCHMARKS
 from .colab import REPO_REF, sync_notebooks
 from .config import PRESETS, SOURCES, get_paths, repo_root, setup
+from .experiments.claims import Plan, measure, run_claims
+from .experiments.claims_report import write_report
 from .experiments.compare import comparison_specs, run_comparison
 from .experiments.fanout import default_workers
 from .experiments.run import run_experiment
@@ -48,6 +50,24 @@ def _compare(args: argparse.Namespace) -> None:
     setup(specs[0].preset.name)
     out = Path(args.out) if args.out else get_paths().runs / f"compare-{specs[0].preset.name}"
     print_comparison(run_comparison(specs, out, workers=_workers(args), address=args.address))
+
+
+def _claims(args: argparse.Namespace) -> None:
+    if args.report:
+        folder = Path(args.results) if args.results else repo_root() / "results" / (args.preset or "laptop")
+        print(write_report(folder))
+        print(f"README.md and figures/ regenerated in {folder}")
+        return
+    plan = Plan.resolve(args.preset, args.source, args.seeds, args.budget, args.long_budget, args.threads or 1,
+                        args.out)
+    setup(plan.preset.name)
+    folder = Path(args.results) if args.results else repo_root() / "results" / plan.preset.name
+    if args.measure_only:
+        measure(plan, folder)
+    else:
+        run_claims(plan, folder, workers=_workers(args), address=args.address)
+    print(write_report(folder))
+    print(f"summaries, README.md and figures/ in {folder}; the runs in {plan.out}")
 
 
 def _workers(args: argparse.Namespace) -> int:
@@ -171,6 +191,23 @@ def main(argv: list[str] | None = None) -> None:
     comp.add_argument("--out", help="folder of the variants' runs and the comparison (default: runs/compare-PRESET)")
     _fanout_arguments(comp)
     comp.set_defaults(func=_compare)
+
+    cl = sub.add_parser("claims", help="test the paper's four claims: run the pair long and every variant at the "
+                        "comparison's budget (resumable), measure, write small JSON summaries, tables and figures")
+    cl.add_argument("--preset", choices=presets, help="size preset (default: $HAPPY_PRESET or laptop)")
+    cl.add_argument("--source", choices=SOURCES, help="data source (synthetic: the claims need its ground truth)")
+    cl.add_argument("--seeds", help="seeds, at least 2, e.g. 0-4 (default: the preset's n_seeds, from 0)")
+    cl.add_argument("--budget", type=int, help="queries per seed of the comparison (default: the preset's)")
+    cl.add_argument("--long-budget", type=int, help="queries per seed of vqvae-wr and vqvae-nowr (default: 3 x "
+                    "--budget); their first --budget queries enter the comparison")
+    cl.add_argument("--out", help="folder of the runs (default: runs/claims-PRESET)")
+    cl.add_argument("--results", help="folder of the summaries, tables and figures (default: results/PRESET in the "
+                    "repository)")
+    cl.add_argument("--measure-only", action="store_true", help="measure finished runs, run nothing")
+    cl.add_argument("--report", action="store_true", help="only regenerate README.md and figures/ from the "
+                    "summaries in --results (seconds, no runs)")
+    _fanout_arguments(cl)
+    cl.set_defaults(func=_claims)
 
     bench = sub.add_parser("bench", help="benchmarks that compare variants side by side")
     bench.add_argument("name", choices=list(BENCHMARKS))

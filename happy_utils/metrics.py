@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy.stats import t as student_t
+from scipy.stats import ttest_rel
 
 
 def kth_best(scores: np.ndarray, k: int) -> float:
@@ -149,3 +150,28 @@ def near_duplicates(images, rms: float = 0.02) -> int:
     x = x / 255.0 if torch.as_tensor(images).dtype == torch.uint8 else x
     d = torch.cdist(x, x) / x.shape[1] ** 0.5
     return int(torch.triu(d < rms, diagonal=1).any(dim=0).sum())
+
+
+def sign_flip_p(differences) -> float:
+    """The exact two-sided p-value of the paired sign-flip (permutation) test that the mean difference is 0: the
+    fraction of the 2^n sign patterns whose |mean| is at least the observed one. Distribution-free; with 5 seeds its
+    smallest possible value is 2/32 = 0.0625."""
+    d = np.asarray(differences, dtype=np.float64)
+    signs = np.array(np.meshgrid(*[[-1.0, 1.0]] * len(d))).reshape(len(d), -1).T
+    observed = abs(d.mean())
+    return float(np.mean(np.abs(signs @ d / len(d)) >= observed - 1e-12))
+
+
+def paired_difference(a, b) -> dict:
+    """A minus B over paired seeds: the mean difference with its 95% confidence interval (Student's t), the paired
+    t-test's p-value, the exact sign-flip p-value, and how many seeds A won."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise ValueError(f"paired_difference needs two equally long lists of >= 2 paired values, got {a.shape}, "
+                         f"{b.shape}")
+    d = a - b
+    test = ttest_rel(a, b)  # nan when every difference is the same
+    p_t = None if np.isnan(test.pvalue) else float(test.pvalue)
+    return {**interval(d), "t": None if p_t is None else float(test.statistic), "p_t": p_t,
+            "p_sign_flip": sign_flip_p(d), "wins": int((d > 0).sum()), "ties": int((d == 0).sum()),
+            "differences": d.tolist()}

@@ -39,25 +39,44 @@ def _finished(path: Path, spec: RunSpec) -> bool:
                                                                       list(spec.seeds), spec.overrides)
 
 
-def load_variant(path: Path) -> tuple[dict, dict[int, list[dict]], dict[int, torch.Tensor]]:
-    """A finished variant: its summary, and per seed its records and queried images (read back, not recomputed)."""
+def load_variant(path: Path, budget: int | None = None) -> tuple[dict, dict[int, list[dict]], dict[int, torch.Tensor]]:
+    """A finished variant: its summary, and per seed its records and queried images (read back, not recomputed);
+    with `budget`, only each seed's first `budget` queries (a longer run's first queries do not depend on its budget,
+    so they are the queries a run of that budget makes)."""
     summary = json.loads((Path(path) / "summary.json").read_text())
-    return (summary, *read_seeds(path, summary["seeds"]))
+    records, images = read_seeds(path, summary["seeds"])
+    if budget is not None:
+        short = {s: len(r) for s, r in records.items() if len(r) < budget}
+        if short:
+            raise ValueError(f"{path}: seeds {sorted(short)} have fewer than {budget} queries ({short}); compare at "
+                             f"a budget of at most {min(short.values())}")
+        records = {s: r[:budget] for s, r in records.items()}
+        images = {s: i[:budget] for s, i in images.items()}
+    return summary, records, images
 
 
 def run_comparison(specs: list[RunSpec], out: Path, progress: bool = True, workers: int = 1,
                    address: str | None = None) -> dict:
     """Run (or resume, or read back) every variant's spec into `out/VARIANT`, then compare them in `out`.
 
-    The specs share preset, source, seeds and overrides (see `comparison_specs`). The stages before the loop run here,
-    variant after variant; then every (variant, seed) is a job, `workers` at a time (see `fanout.run_jobs`).
-    """
-    with torch_threads(specs[0].loop_config(specs[0].seeds[0]).threads):  # as `run_experiment`, for the same reason
+    The specs share preset, source, seeds and overrides (see `comparison_specs`)."""
+    out = Path(out)
+    run_specs([(spec, out / spec.variant.name) for spec in specs], progress, workers, address)
+    return compare(specs[0].preset, {s.variant.name: out / s.variant.name for s in specs}, specs[0].source, out)
+
+
+def run_specs(placed: list[tuple[RunSpec, Path]], progress: bool = True, workers: int = 1,
+              address: str | None = None) -> None:
+    """Run (or resume) each spec into its folder; finished ones are left as they are.
+
+    The stages before the loop run here, spec after spec; then every (spec, seed) is a job, `workers` at a time, in
+    the order given (see `fanout.run_jobs`)."""
+    with torch_threads(placed[0][0].loop_config(placed[0][0].seeds[0]).threads):  # as `run_experiment`, same reason
         started = []
-        for spec in specs:
-            if not _finished(Path(out) / spec.variant.name, spec):
-                print(f"==== variant {spec.variant.name}: stages before the loop", flush=True)
-                started.append(start_run(spec, Path(out) / spec.variant.name, progress=progress))
+        for spec, folder in placed:
+            if not _finished(Path(folder), spec):
+                print(f"==== {spec.variant.name} in {folder}: stages before the loop", flush=True)
+                started.append(start_run(spec, Path(folder), progress=progress))
         results, errors = run_jobs([job for run in started for job in run.jobs()], workers, address, progress)
         for run in started:
             if not any(job.label in errors for job in run.jobs()):
@@ -65,8 +84,7 @@ def run_comparison(specs: list[RunSpec], out: Path, progress: bool = True, worke
     if errors:
         failed = "; ".join(f"{label}: {error}" for label, error in errors.items())
         raise RuntimeError(f"{len(errors)} runs failed ({failed}); the others are finished and every finished query "
-                           f"is kept in {out}: run the same command again to resume")
-    return compare(specs[0].preset, Path(out), [s.variant.name for s in specs], specs[0].source)
+                           f"is kept in their folders: run the same command again to resume")
 
 
 def comparison_specs(preset: str | Preset | None = None, source: str | None = None, seeds=None,
@@ -80,12 +98,14 @@ def comparison_specs(preset: str | Preset | None = None, source: str | None = No
     return [RunSpec.resolve(preset, source, v, seeds, budget=budget, threads=threads) for v in variants]
 
 
-def compare(cfg: Preset, out: Path, variants: list[str], source: str, save_to: Path | None = None) -> dict:
+def compare(cfg: Preset, folders: dict[str, Path], source: str, save_to: Path, budget: int | None = None) -> dict:
     """Figure 3, Table 1, the best faces with their re-renders, oracle against judge, and `comparison.json`, from
-    finished runs in `out`: every number is computed from the runs' records and saved query images. They are saved
-    in `save_to` (default: `out`), so that another folder's runs can be compared without writing into it."""
-    runs = {v: load_variant(out / v) for v in variants}
-    save_to = Path(save_to or out)
+    each variant's finished run in `folders[variant]`: every number is computed from the runs' records and saved
+    query images, over each seed's first `budget` queries (default: all). They are saved in `save_to`, so that runs
+    elsewhere (the command line's) can be compared without writing into their folders."""
+    runs = {v: load_variant(Path(folder), budget) for v, folder in folders.items()}
+    variants = list(runs)
+    save_to = Path(save_to)
     save_to.mkdir(parents=True, exist_ok=True)
     scorers, realism = load_scorers(source), load_realism(source)
     train = load_faces("train", cfg, source)

@@ -1,0 +1,186 @@
+"""The claims: which runs they need, the paired statistics, the diagnostics, the ceiling, and the report drawn from
+summaries alone."""
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from happy_utils import metrics
+from happy_utils.cli import main
+from happy_utils.experiments import claims, claims_report
+from happy_utils.experiments.compare import load_variant
+from happy_utils.loop import rank_weights
+from happy_utils.records import RunDir
+
+FIXTURE = Path(__file__).parent / "fixtures" / "claims-smoke"  # written by `claims --preset smoke` (see the test below)
+
+
+def test_plan_runs_the_pair_long_and_every_other_variant_at_the_budget(tmp_path):
+    plan = claims.Plan.resolve("smoke", "synthetic", "0-4", budget=100, long_budget=300, out=tmp_path)
+    placed = plan.placed()
+    assert [s.variant.name for s, _ in placed] == list(claims.TESTED) and claims.TESTED[:2] == claims.PAIR
+    for spec, folder in placed:
+        long = spec.variant.name in claims.PAIR
+        assert spec.loop_config(0).budget == (300 if long else 100) and spec.seeds == (0, 1, 2, 3, 4)
+        assert folder == tmp_path / ("long-300" if long else "budget-100") / spec.variant.name
+    assert {"vqvae-wr-t4", "vqvae-wr-t12", "vqvae-wr-t16"} <= set(claims.TESTED)
+    assert "--seeds 0,1,2,3,4 --budget 100 --long-budget 300" in plan.command()
+    assert claims.Plan.resolve("smoke", seeds="0-1", budget=10).long_budget == 30  # 3x by default
+    with pytest.raises(ValueError, match="--long-budget \\(50\\) must be at least --budget \\(100\\)"):
+        claims.Plan.resolve("smoke", seeds="0-4", budget=100, long_budget=50)
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        claims.Plan.resolve("smoke", seeds="3", budget=10)
+
+
+def _records(scores, seed, same_codes_until=0, retrain=None):
+    """Records of one seed: unique codes (the first `same_codes_until` shared with every run of that seed)."""
+    out = []
+    for i, s in enumerate(scores):
+        code = [seed, i, 0] if i < same_codes_until else [seed, i, 1 + int(1000 * s)]
+        out.append({"index": i, "score": float(s), "code": code, "surrogate": float(s) + 0.5, "judge": None,
+                    "retrain": retrain(i) if retrain else None})
+    return out
+
+
+def test_paired_report_takes_differences_per_seed_and_tests_them():
+    rng = np.random.default_rng(0)
+    b = {s: _records(rng.uniform(0, 2, 60), s, same_codes_until=2 + s) for s in range(5)}
+    lift = [0.1, 0.2, 0.3, 0.15, 0.25]
+    a = {s: _records([r["score"] + lift[s] for r in b[s]], s, same_codes_until=2 + s) for s in range(5)}
+    report = claims.paired_report(a, b, budget=20, long_budget=60)
+    assert report["checkpoints"] == [20, 40, 60] and report["seeds"] == [0, 1, 2, 3, 4]
+    # every seed's queries are shifted by its lift, so every TopK is too: the difference is the mean lift
+    top10 = report["tests"]["top10"]["60"]
+    assert top10["mean"] == pytest.approx(np.mean(lift)) and top10["wins"] == 5
+    assert top10["differences"] == pytest.approx(lift)
+    assert top10["p_sign_flip"] == pytest.approx(2 / 32) and top10["p_t"] < 0.01
+    assert np.allclose(report["difference"]["top50"]["mean"][49:], np.mean(lift))
+    assert len(report["curves"]["top10"]["a"]) == 5 and len(report["curves"]["top10"]["a"][0]) == 60
+    assert report["first_query_that_differs"] == [2, 3, 4, 5, 6]
+    with pytest.raises(ValueError, match="60 queries"):
+        claims.paired_report({s: r[:30] for s, r in a.items()}, b, 20, 60)
+
+
+def test_sign_flip_p_is_the_fraction_of_sign_patterns_at_least_as_extreme():
+    assert metrics.sign_flip_p([1.0, 1.0, 1.0]) == pytest.approx(2 / 8)
+    assert metrics.sign_flip_p([1.0, -1.0]) == pytest.approx(1.0)
+    paired = metrics.paired_difference([2.0, 3.0, 4.0], [1.0, 1.0, 1.0])
+    assert paired["mean"] == pytest.approx(2.0) and paired["wins"] == 3 and 0 < paired["p_t"] < 0.1
+    with pytest.raises(ValueError, match="equally long"):
+        metrics.paired_difference([1.0, 2.0], [1.0])
+
+
+def test_weighting_report_measures_the_rank_weights_and_fine_tune_steps():
+    def retrain(i):
+        if i % 5:
+            return None
+        return {"data_size": 1000 + i, "epochs": 1.0 if i == 0 else 0.1, "final_recon": 0.01}
+    records = {s: _records(np.linspace(0, 1, 10), s, retrain=retrain) for s in range(2)}
+    report = claims.weighting_report(records, k=1e-3, batch_size=16)
+    assert report["retrainings_per_seed"] == 2
+    w = np.sort(rank_weights(np.arange(1000.0), 1e-3))[::-1]
+    assert report["mean"]["top_1pct"]["first"] == pytest.approx(w[:10].sum())
+    assert report["mean"]["steps"] == {"first": 63, "later": 7}  # ceil(1000 / 16), ceil(0.1 * 1005 / 16)
+    assert 0 < report["mean"]["ess_fraction"]["first"] < 1
+
+
+def test_surrogate_reach_compares_each_prediction_with_the_best_point_seen_then():
+    records = {0: [{"score": 1.0, "surrogate": 2.5}, {"score": 3.0, "surrogate": 2.8}, {"score": 0.5, "surrogate": 2.9}]}
+    reach = claims.surrogate_reach(records, training_best=2.6)
+    # best so far: 2.6, 2.6, 3.0 -> only the second prediction aims above it
+    assert reach["above_best_so_far"] == pytest.approx(1 / 3)
+    assert reach["prediction_minus_oracle"] == pytest.approx(np.mean([1.5, -0.2, 2.4]))
+
+
+class _FakeRealism:
+    """Passes an image when its first pixel is even; its true degree is its mean pixel / 50."""
+
+    def assess(self, images):
+        x = images.float()
+        return SimpleNamespace(passed=(images[:, 0, 0, 0] % 2 == 0), true_degree=x.mean(dim=(1, 2, 3)) / 50,
+                               error=torch.zeros(len(images)))
+
+
+def test_ceiling_finds_the_best_realistic_query_and_counts_level4_smiles():
+    values = {0: [100, 201, 176, 50], 1: [180, 240]}  # degrees 2, 4.02, 3.52, 1 | 3.6, 4.8; odd ones fail
+    images = {s: torch.stack([torch.full((3, 4, 4), v, dtype=torch.uint8) for v in vs]) for s, vs in values.items()}
+    records = {s: [{"score": float(i), "judge": None} for i in range(len(vs))] for s, vs in values.items()}
+    c = claims.ceiling(records, images, _FakeRealism())
+    assert c["queries"] == 6 and c["passed"] == 5
+    assert (c["best_realistic"]["seed"], c["best_realistic"]["query"]) == (1, 1)
+    assert c["best_realistic"]["true_degree"] == pytest.approx(4.8)
+    assert c["best_true_degree_any"]["true_degree"] == pytest.approx(4.8)
+    assert c["level4_realistic"] == 3 and c["level4_any"] == 4
+    assert (c["best_realistic_by_oracle"]["seed"], c["best_realistic_by_oracle"]["query"]) == (0, 3)
+
+
+def _finished_run(folder: Path, queries: int) -> None:
+    run = RunDir(folder / "seed0", {"x": 1})
+    for i in range(queries):
+        run.append({"index": i, "score": float(i), "code": [i]})
+    run.save_state({"query_images": torch.zeros(queries, 3, 4, 4, dtype=torch.uint8)})
+    (folder / "summary.json").write_text(json.dumps({"seeds": [0]}))
+
+
+def test_load_variant_keeps_a_longer_runs_first_queries_and_refuses_a_short_one(tmp_path):
+    _finished_run(tmp_path / "v", 6)
+    _, records, images = load_variant(tmp_path / "v", budget=4)
+    assert [r["index"] for r in records[0]] == [0, 1, 2, 3] and len(images[0]) == 4
+    assert len(load_variant(tmp_path / "v")[1][0]) == 6
+    with pytest.raises(ValueError, match="seeds \\[0\\] have fewer than 10 queries"):
+        load_variant(tmp_path / "v", budget=10)
+
+
+def test_report_is_drawn_from_the_summaries_alone(tmp_path):
+    results = claims.read_results(FIXTURE)
+    text = claims_report.tables(results)
+    for title in ("The comparison", "paired over seeds", "rank weights", "t trade-off", "The ceiling",
+                  "level-4 smile"):
+        assert title in text
+    for variant in claims.TESTED:
+        assert f"`{variant}`" in text
+    assert results["claims"]["plan"]["command"] in text
+    assert set(claims_report.figures(results)) == set(claims_report.FIGURES)
+    copy = tmp_path / "results"
+    shutil.copytree(FIXTURE, copy)
+    main(["claims", "--report", "--results", str(copy)])
+    readme = (copy / "README.md").read_text()
+    assert text in readme and all(f"figures/{name}.png" in readme for name in claims_report.FIGURES)
+    assert all((copy / "figures" / f"{name}.png").stat().st_size > 5000 for name in claims_report.figures(results))
+    with pytest.raises(FileNotFoundError, match="lacks comparison.json, claims.json"):
+        claims.read_results(tmp_path)
+
+
+def test_claims_refuses_celeba_before_measuring(tmp_path):
+    plan = claims.Plan.resolve("smoke", "celeba", "0-1", budget=3, out=tmp_path)
+    with pytest.raises(ValueError, match="synthetic world's ground truth"):
+        claims.measure(plan, tmp_path / "results")
+
+
+def test_claims_command_runs_measures_and_reports_at_smoke(isolated_folders, capsys):
+    """Every run the claims need (the pair at the long budget), the measurements and the report, at the smoke size;
+    the summaries have the committed fixture's shape, so the report tests above read what the command writes."""
+    results = isolated_folders / "results"
+    main(["claims", "--preset", "smoke", "--seeds", "0-1", "--budget", "3", "--long-budget", "6", "--workers", "1",
+          "--results", str(results)])
+    fresh, fixture = claims.read_results(results), claims.read_results(FIXTURE)
+    for part in ("comparison", "claims"):
+        assert set(fresh[part]) == set(fixture[part])
+    c, cl = fresh["comparison"], fresh["claims"]
+    assert list(c["variants"]) == list(claims.TESTED) and all(r["queries"] == 3 for r in c["variants"].values())
+    assert set(c["variants"]["vqvae-wr"]["fid_per_seed"]) == {"inception", "world"}
+    assert c["variants"]["vqvae-wr"]["fid_per_seed"]["inception"]["3-5"]["n"] == 2
+    assert cl["paired"]["queries"] == 6 and cl["paired"]["checkpoints"] == [3, 4, 6]
+    assert [r["t"] for r in cl["tradeoff"]] == sorted(r["t"] for r in cl["tradeoff"])
+    assert set(cl["ceiling"]) == set(claims.TESTED) and set(cl["decoder_reach"]) == {"vqvae", "vae"}
+    assert set(cl["surrogate_reach"]) == {v for v in claims.TESTED if v not in ("vae-wr", "random")}
+    runs = isolated_folders / "runs" / "claims-smoke"
+    assert len(RunDir.existing(runs / "long-6" / "vqvae-nowr" / "seed1").records()) == 6
+    assert len(RunDir.existing(runs / "budget-3" / "vqvae-wr-t12" / "seed0").records()) == 3
+    assert (results / "README.md").exists() and (results / "figures" / "claims_paired.png").exists()
+    assert "summaries, README.md and figures/" in capsys.readouterr().out
