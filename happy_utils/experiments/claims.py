@@ -118,11 +118,14 @@ def measure(plan: Plan, results: Path) -> dict:
     claims = {
         "plan": plan.as_dict(),
         "training_best": comparison["restricted_reference"]["raw"]["oracle"],
+        "training_true_degree": {"top10": metrics.kth_best(prepared.restricted.degree.numpy(), 10),
+                                 "best": float(prepared.restricted.degree.max())},
         "paired": paired_report(long[PAIR[0]][1], long[PAIR[1]][1], plan.budget, plan.long_budget),
         "why_weighted_retraining": weighting_report(long[PAIR[0]][1], cfg.rank_k, cfg.vqvae_batch_size)
         | {"generator_drift": drift(prepared.generator, plan.folder(PAIR[0]), plan.seeds, prepared)},
         "tradeoff": tradeoff(comparison),
         "ceiling": {v: ceiling(records, images, prepared.realism) for v, (_, records, images) in runs.items()},
+        "ceiling_long": {v: ceiling(records, images, prepared.realism) for v, (_, records, images) in long.items()},
         "decoder_reach": {kind: decoder_reach(prepare(cfg, plan.source, kind, cfg.surrogate_target, progress=False
                                                       ).generator, prepared, n=min(200, cfg.fid_per_level))
                           for kind in ("vqvae", "vae")},
@@ -311,10 +314,11 @@ def decoder_reach(generator: Generator, prepared, n: int = 200) -> dict:
 
 
 def surrogate_reach(records: dict[int, list[dict]], training_best: float) -> dict:
-    """How far the trees' predictions reach: a tree ensemble predicts within the range of the labels it was fitted
-    on, so its optimum can only aim as high as the best point seen. Per query, the prediction at the MIO's solution
-    against the best score in the data then (the restricted set's best, or a better earlier query) and against the
-    oracle's score of the decoded face."""
+    """How far the trees' predictions reach: the MIO's optimum adds the best reachable leaf of every tree, a
+    combination no data point may have, so it can aim above the best point seen; the oracle says how much of that
+    it confirms. Per query, the prediction at the MIO's solution against the best score in the data then (the
+    restricted set's best, or a better earlier query) and against the oracle's score of the decoded face: how far it
+    overshoots, and how well it ranks its own proposals (their correlation)."""
     predicted, realised, best_then = [], [], []
     for recs in records.values():
         best = training_best
@@ -327,4 +331,6 @@ def surrogate_reach(records: dict[int, list[dict]], training_best: float) -> dic
     p, o, m = map(np.asarray, (predicted, realised, best_then))
     return {"queries": int(len(p)), "prediction": metrics.interval(p), "oracle": metrics.interval(o),
             "above_best_so_far": float(np.mean(p > m + 1e-6)), "prediction_minus_best_so_far": float(np.mean(p - m)),
-            "prediction_minus_oracle": float(np.mean(p - o))}
+            "prediction_minus_oracle": float(np.mean(p - o)),
+            "prediction_oracle_correlation": float(np.corrcoef(p, o)[0, 1]) if len(p) > 2 and p.std() > 0 and
+            o.std() > 0 else None}
