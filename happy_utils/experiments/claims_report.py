@@ -6,10 +6,13 @@ seconds, without the runs (hours of CPU) that made them: `python -m happy_utils 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .claims import LEVEL_4, PAIR
+from ..files import write_text
+from .claims import LEVEL_4, PAIR, read_results
 
 FID_KEYS = ("inception", "world")
 
@@ -249,14 +252,9 @@ def page(results: dict) -> str:
 FIGURES = ("claims_topk", "claims_paired", "claims_tradeoff", "claims_ceiling")
 
 
-def write_report(results_dir) -> str:
+def write_report(results_dir: Path) -> str:
     """Regenerate `README.md` (the tables) and `figures/*.png` beside a results folder's summaries; returns the
     tables."""
-    from pathlib import Path
-
-    from ..files import write_text
-    from .claims import read_results
-
     folder = Path(results_dir)
     results = read_results(folder)
     write_text(folder / "README.md", page(results))
