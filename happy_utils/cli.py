@@ -64,10 +64,13 @@ def _claims(args: argparse.Namespace) -> None:
     folder = Path(args.results) if args.results else repo_root() / "results" / plan.preset.name
     if args.measure_only:
         measure(plan, folder)
-    else:
-        run_claims(plan, folder, workers=_workers(args), address=args.address)
+    elif run_claims(plan, folder, workers=_workers(args), address=args.address,
+                    variants=args.variants.split(",") if args.variants else None) is None:
+        print(f"the measured seeds are in {folder / 'seeds'}; the runs in {plan.out}")
+        return
     print(write_report(folder))
-    print(f"summaries, README.md and figures/ in {folder}; the runs in {plan.out}")
+    print(f"summaries, README.md and figures/ in {folder}; the seeds' measures in {folder / 'seeds'}; the runs in "
+          f"{plan.out}")
 
 
 def _workers(args: argparse.Namespace) -> int:
@@ -203,7 +206,10 @@ def main(argv: list[str] | None = None) -> None:
     cl.add_argument("--out", help="folder of the runs (default: runs/claims-PRESET)")
     cl.add_argument("--results", help="folder of the summaries, tables and figures (default: results/PRESET in the "
                     "repository)")
-    cl.add_argument("--measure-only", action="store_true", help="measure finished runs, run nothing")
+    cl.add_argument("--variants", help="run only these of the claims' variants, comma-separated (a part of the "
+                    "runs: each seed's measures are kept in --results/seeds; the claims are merged once all are there)")
+    cl.add_argument("--measure-only", action="store_true", help="merge the seeds' measures in --results/seeds into "
+                    "the summaries, run nothing")
     cl.add_argument("--report", action="store_true", help="only regenerate README.md and figures/ from the "
                     "summaries in --results (seconds, no runs)")
     _fanout_arguments(cl)

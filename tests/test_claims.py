@@ -1,10 +1,10 @@
 """The claims: which runs they need, the paired statistics, the diagnostics, the ceiling, and the report drawn from
 summaries alone."""
 
+import copy
 import json
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ import torch
 
 from happy_utils import metrics
 from happy_utils.cli import main
-from happy_utils.experiments import claims, claims_report
+from happy_utils.experiments import claims, claims_report, seed_measures
 from happy_utils.experiments.compare import load_variant
 from happy_utils.loop import rank_weights
 from happy_utils.records import RunDir
@@ -97,26 +97,77 @@ def test_surrogate_reach_compares_each_prediction_with_the_best_point_seen_then(
     assert reach["prediction_minus_oracle"] == pytest.approx(np.mean([1.5, -0.2, 2.4]))
 
 
-class _FakeRealism:
-    """Passes an image when its first pixel is even; its true degree is its mean pixel / 50."""
-
-    def assess(self, images):
-        x = images.float()
-        return SimpleNamespace(passed=(images[:, 0, 0, 0] % 2 == 0), true_degree=x.mean(dim=(1, 2, 3)) / 50,
-                               error=torch.zeros(len(images)))
-
-
 def test_ceiling_finds_the_best_realistic_query_and_counts_level4_smiles():
-    values = {0: [100, 201, 176, 50], 1: [180, 240]}  # degrees 2, 4.02, 3.52, 1 | 3.6, 4.8; odd ones fail
-    images = {s: torch.stack([torch.full((3, 4, 4), v, dtype=torch.uint8) for v in vs]) for s, vs in values.items()}
-    records = {s: [{"score": float(i), "judge": None} for i in range(len(vs))] for s, vs in values.items()}
-    c = claims.ceiling(records, images, _FakeRealism())
-    assert c["queries"] == 6 and c["passed"] == 5
+    degrees = {0: [2.0, 4.02, 3.52, 1.0, 4.9], 1: [3.6, 4.8, 0.5]}
+    passed = {0: [True, False, True, True, True], 1: [True, True, True]}
+    realism = {s: {"passed": passed[s], "true_degree": d, "error": [0.0] * len(d)} for s, d in degrees.items()}
+    records = {s: [{"score": float(i), "judge": None} for i in range(len(d))] for s, d in degrees.items()}
+    c = claims.ceiling(records, realism, n=4)  # each seed's first 4 queries: seed 0's 4.9 is left out
+    assert c["queries"] == 7 and c["passed"] == 6
     assert (c["best_realistic"]["seed"], c["best_realistic"]["query"]) == (1, 1)
     assert c["best_realistic"]["true_degree"] == pytest.approx(4.8)
     assert c["best_true_degree_any"]["true_degree"] == pytest.approx(4.8)
     assert c["level4_realistic"] == 3 and c["level4_any"] == 4
     assert (c["best_realistic_by_oracle"]["seed"], c["best_realistic_by_oracle"]["query"]) == (0, 3)
+    assert claims.ceiling(records, realism, n=5)["best_realistic"]["true_degree"] == pytest.approx(4.9)
+
+
+def _measured(plan, v, s, fingerprint="f0"):
+    queries = plan.long_budget if v in claims.PAIR else plan.budget
+    return {"preset": plan.preset.name, "source": plan.source, "variant": v, "seed": s, "queries": queries,
+            "fid_queries": plan.budget, "generator": {"kind": "vae" if v == "vae-wr" else "vqvae",
+                                                      "fingerprint": fingerprint},
+            "fid": {"inception": {"3-5": 1.0}}, "fid_notes": [], "near_duplicates": 0, "drift": None,
+            "realism": {"passed": [True] * queries, "true_degree": [1.0] * queries, "error": [0.0] * queries},
+            "records": _records(np.linspace(0, 1, queries), s)}
+
+
+def test_seed_measures_are_kept_per_seed_and_the_plan_knows_which_are_missing(tmp_path):
+    plan = claims.Plan.resolve("smoke", "synthetic", "0-1", budget=3, long_budget=6, out=tmp_path / "runs")
+    results = tmp_path / "results"
+    assert plan.missing(results) == {v: [0, 1] for v in claims.TESTED}
+    assert plan.seed_file(results, "vqvae-wr", 1) == results / "seeds" / "long-6" / "vqvae-wr" / "seed1.json"
+    assert plan.seed_file(results, "random", 0) == results / "seeds" / "budget-3" / "random" / "seed0.json"
+    m = _measured(plan, "vqvae-wr", 1)
+    seed_measures.write_seed(plan.seed_file(results, "vqvae-wr", 1), m)
+    assert seed_measures.read_seed(plan.seed_file(results, "vqvae-wr", 1)) == json.loads(json.dumps(m))
+    assert plan.missing(results)["vqvae-wr"] == [0] and plan.missing(results)["random"] == [0, 1]
+    with pytest.raises(FileNotFoundError, match="lacks the measures of vqvae-wr: seeds 0"):
+        claims.read_measures(plan, results)
+    plan.seed_file(results, "random", 0).parent.mkdir(parents=True)
+    plan.seed_file(results, "random", 0).write_text('{"cut off')
+    with pytest.raises(ValueError, match="seed0.json is not a seed's measures"):
+        seed_measures.read_seed(plan.seed_file(results, "random", 0))
+
+
+def test_merging_refuses_seeds_of_another_plan_or_another_pretrained_generator(tmp_path):
+    plan = claims.Plan.resolve("smoke", "synthetic", "0-1", budget=3, long_budget=6, out=tmp_path / "runs")
+    for v in claims.TESTED:
+        for s in plan.seeds:
+            seed_measures.write_seed(plan.seed_file(tmp_path, v, s), _measured(plan, v, s))
+    assert set(claims.read_measures(plan, tmp_path)) == set(claims.TESTED)
+    seed_measures.write_seed(plan.seed_file(tmp_path, "vqvae-wr-t4", 1), _measured(plan, "vqvae-wr-t4", 1, "f1"))
+    with pytest.raises(ValueError, match="different pretrained generators {'vqvae': \\['f0', 'f1'\\]}"):
+        claims.read_measures(plan, tmp_path)
+    short = _measured(plan, "vqvae-nowr", 0) | {"queries": 3}
+    seed_measures.write_seed(plan.seed_file(tmp_path, "vqvae-wr-t4", 1), _measured(plan, "vqvae-wr-t4", 1))
+    seed_measures.write_seed(plan.seed_file(tmp_path, "vqvae-nowr", 0), short)
+    with pytest.raises(ValueError, match="vqvae-nowr/seed0.json was measured .* with 3 queries"):
+        claims.read_measures(plan, tmp_path)
+    with pytest.raises(ValueError, match="--variants: \\['nope'\\]"):
+        claims.run_claims(plan, tmp_path, variants=["nope"])
+
+
+def test_generator_fingerprint_names_the_weights():
+    from happy_utils.generators.vqvae import VQVAE, VQVAEConfig
+
+    torch.manual_seed(0)
+    model = VQVAE(VQVAEConfig(width=8))
+    same = copy.deepcopy(model)
+    assert seed_measures.generator_fingerprint(model) == seed_measures.generator_fingerprint(same)
+    with torch.no_grad():
+        next(same.parameters())[0].add_(1e-3)
+    assert seed_measures.generator_fingerprint(model) != seed_measures.generator_fingerprint(same)
 
 
 def _finished_run(folder: Path, queries: int) -> None:
@@ -163,24 +214,40 @@ def test_claims_refuses_celeba_before_measuring(tmp_path):
 
 
 def test_claims_command_runs_measures_and_reports_at_smoke(isolated_folders, capsys):
-    """Every run the claims need (the pair at the long budget), the measurements and the report, at the smoke size;
-    the summaries have the committed fixture's shape, so the report tests above read what the command writes."""
+    """Every run the claims need (the pair at the long budget), in two parts as on two machines, each seed measured
+    as it finishes, then merged into the summaries and the report, at the smoke size; the summaries have the
+    committed fixture's shape, so the report tests above read what the command writes."""
     results = isolated_folders / "results"
-    main(["claims", "--preset", "smoke", "--seeds", "0-1", "--budget", "3", "--long-budget", "6", "--workers", "1",
-          "--results", str(results)])
+    command = ["claims", "--preset", "smoke", "--seeds", "0-1", "--budget", "3", "--long-budget", "6", "--workers", "1",
+               "--results", str(results)]
+    main(command + ["--variants", "random,vqvae-nowr"])  # a part: its seeds measured, nothing merged
+    assert "measures still missing" in capsys.readouterr().out and not (results / "claims.json").exists()
+    assert sorted(p.parent.name for p in (results / "seeds").rglob("seed*.json")) == ["random"] * 2 + ["vqvae-nowr"] * 2
+    main(command)
     fresh, fixture = claims.read_results(results), claims.read_results(FIXTURE)
     for part in ("comparison", "claims"):
         assert set(fresh[part]) == set(fixture[part])
     c, cl = fresh["comparison"], fresh["claims"]
     assert list(c["variants"]) == list(claims.TESTED) and all(r["queries"] == 3 for r in c["variants"].values())
-    assert set(c["variants"]["vqvae-wr"]["fid_per_seed"]) == {"inception", "world"}
-    assert c["variants"]["vqvae-wr"]["fid_per_seed"]["inception"]["3-5"]["n"] == 2
+    assert set(c["variants"]["vqvae-wr"]["fid"]) == {"inception", "world"}
+    assert c["variants"]["vqvae-wr"]["fid"]["inception"]["3-5"]["n"] == 2
+    assert c["training_set"]["fid"]["world"]["3-5"]["n"] == 2
     assert cl["paired"]["queries"] == 6 and cl["paired"]["checkpoints"] == [3, 4, 6]
     assert [r["t"] for r in cl["tradeoff"]] == sorted(r["t"] for r in cl["tradeoff"])
     assert set(cl["ceiling"]) == set(claims.TESTED) and set(cl["decoder_reach"]) == {"vqvae", "vae"}
     assert set(cl["surrogate_reach"]) == {v for v in claims.TESTED if v not in ("vae-wr", "random")}
+    assert cl["why_weighted_retraining"]["generator_drift"]["codes_changed"]["n"] == 2
     runs = isolated_folders / "runs" / "claims-smoke"
     assert len(RunDir.existing(runs / "long-6" / "vqvae-nowr" / "seed1").records()) == 6
     assert len(RunDir.existing(runs / "budget-3" / "vqvae-wr-t12" / "seed0").records()) == 3
     assert (results / "README.md").exists() and (results / "figures" / "claims_paired.png").exists()
     assert "summaries, README.md and figures/" in capsys.readouterr().out
+    # a seed's measures lost while its run folder is there: measured again from the folder, nothing run
+    kept = results / "seeds" / "long-6" / "vqvae-wr" / "seed1.json"
+    before = seed_measures.read_seed(kept)
+    kept.unlink()
+    main(command)
+    again = seed_measures.read_seed(kept)
+    assert again["records"] == before["records"] and again["realism"] == before["realism"]
+    assert again["fid"]["inception"]["3-5"] == pytest.approx(before["fid"]["inception"]["3-5"], rel=1e-3)
+    assert len(RunDir.existing(runs / "long-6" / "vqvae-wr" / "seed1").records()) == 6

@@ -42,10 +42,15 @@ def _queries(job: Job) -> list:
 
 def test_two_workers_give_the_same_queries_as_one(jobs):
     one, two = jobs("one"), jobs("two")
-    results, errors = run_jobs(one, workers=1, progress=False)
+    finished = {"one": [], "two": []}  # what `on_finished` saw, in this process, when each job had ended
+    results, errors = run_jobs(one, workers=1, progress=False,
+                               on_finished=lambda job: finished["one"].append((job.label, len(_queries(job)))))
     assert not errors and set(results) == {"vqvae-wr seed 0", "vqvae-wr seed 1"}
-    results, errors = run_jobs(two, workers=2, progress=False)
+    results, errors = run_jobs(two, workers=2, progress=False,
+                               on_finished=lambda job: finished["two"].append((job.label, len(_queries(job)))))
     assert not errors and all(r["queries"] == 3 for r in results.values())
+    for part in ("one", "two"):
+        assert sorted(finished[part]) == [("vqvae-wr seed 0", 3), ("vqvae-wr seed 1", 3)]
     for a, b in zip(one, two):
         assert _queries(a) == _queries(b) and len(_queries(a)) == 3
     log = (two[0].seed_dir.parent / "seed0.log").read_text()

@@ -4,6 +4,7 @@ from torch import nn
 
 from happy_utils.config import get_paths, get_preset
 from happy_utils.data.faces import render_faces
+from happy_utils.files import write_checksum
 from happy_utils.generators import training, vqvae
 from happy_utils.generators.vqvae import VQVAE, VQVAEConfig
 
@@ -201,3 +202,27 @@ def test_load_or_train_caches_and_reloads(faces):
     second = vqvae.load_or_train_vqvae(cfg, faces.images, progress=False)
     assert second.meta["history"] == first.meta["history"] and second.meta["epochs"] == cfg.vqvae_epochs
     assert torch.equal(first.encode(faces.images), second.encode(faces.images))
+
+
+def test_a_shipped_model_is_taken_instead_of_training_and_checked(faces, monkeypatch, tmp_path):
+    cfg = get_preset("smoke")
+    trained = vqvae.load_or_train_vqvae(cfg, faces.images, progress=False)
+    cached = vqvae.vqvae_checkpoint(cfg, faces.images)
+    monkeypatch.setenv("HAPPY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HAPPY_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    shipped = tmp_path / "data" / "generators" / "vqvae" / cached.name
+    shipped.parent.mkdir(parents=True)
+    shipped.write_bytes(cached.read_bytes())
+    write_checksum(shipped)
+
+    def no_training(*args, **kw):
+        raise AssertionError("trained although the repository ships the model")
+
+    monkeypatch.setattr(vqvae, "train_vqvae", no_training)
+    taken = vqvae.load_or_train_vqvae(cfg, faces.images, progress=False)
+    assert torch.equal(taken.encode(faces.images), trained.encode(faces.images))
+    assert vqvae.vqvae_checkpoint(cfg, faces.images).read_bytes() == cached.read_bytes()  # now in the cache
+    vqvae.vqvae_checkpoint(cfg, faces.images).unlink()
+    shipped.write_bytes(cached.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ValueError, match=f"{cached.name} does not match its checksum"):
+        vqvae.load_or_train_vqvae(cfg, faces.images, progress=False)

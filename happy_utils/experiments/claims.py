@@ -5,16 +5,17 @@ beats no retraining; (c) t = 8 free cells is the sweet spot between score and im
 method beats continuous LSO with a VAE on score and quality.
 
 Why: one command runs every run the claims need (resumable, on Ray: the headline pair at a long budget, the other
-variants at the comparison's), then measures them into small JSON files in a results folder that is committed, so
-the README's tables, its figures and notebook 06 regenerate without re-running anything:
-`python -m happy_utils claims --preset laptop --seeds 0-4 --workers 2` (see `Plan.command`).
+variants at the comparison's), measures each seed as it finishes into a small JSON file of the results folder
+(`seed_measures`), and merges them into the claims' summaries once all are there. The files are committed, so the
+runs can be made in pieces, on different machines or days, and the README's tables, its figures and notebook 06
+regenerate without re-running anything: `python -m happy_utils claims --preset laptop --seeds 0-4 --workers 2`
+(see `Plan.command`; `--variants` runs a part).
 """
 
 from __future__ import annotations
 
-import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +23,17 @@ import torch
 
 from .. import metrics
 from ..config import Preset, get_paths, get_preset
+from ..data import world
 from ..files import write_text
 from ..generators.base import Generator
 from ..loop import rank_weights
 from ..records import RunDir
-from ..scorers.fid import fid_table
-from ..scorers.realism import RealismJudge
-from .compare import compare, load_variant, run_specs
-from .quality import extractors, fid_targets, sample
+from .compare import run_specs
+from .quality import assess, sample
+from .seed_measures import SeedMeasurer, read_seed, write_seed
 from .spec import RunSpec
 from .stages import prepare
-from .variants import VARIANTS
+from .variants import VARIANTS, get_variant
 
 #: The headline pair, run at the long budget (their first `budget` queries also enter the comparison).
 PAIR = ("vqvae-wr", "vqvae-nowr")
@@ -81,6 +82,15 @@ class Plan:
     def folder(self, variant: str) -> Path:
         return self.out / (f"long-{self.long_budget}" if variant in PAIR else f"budget-{self.budget}") / variant
 
+    def seed_file(self, results: Path, variant: str, seed: int) -> Path:
+        """Where a seed's measures are kept (`seed_measures`): `results/seeds/long-N|budget-N/VARIANT/seedS.json`."""
+        return Path(results) / "seeds" / self.folder(variant).parent.name / variant / f"seed{seed}.json"
+
+    def missing(self, results: Path) -> dict[str, list[int]]:
+        """The seeds of each variant that have no measures in `results` yet."""
+        out = {v: [s for s in self.seeds if not self.seed_file(results, v, s).exists()] for v in TESTED}
+        return {v: seeds for v, seeds in out.items() if seeds}
+
     def command(self) -> str:
         seeds = ",".join(map(str, self.seeds))
         return (f"python -m happy_utils claims --preset {self.preset.name} --source {self.source} --seeds {seeds} "
@@ -92,50 +102,168 @@ class Plan:
                 "variants": list(TESTED), "command": self.command()}
 
 
-def run_claims(plan: Plan, results: Path, workers: int = 1, address: str | None = None, progress: bool = True
-               ) -> dict:
-    """Run (or resume) every run of the plan, then measure the claims into `results` (see `measure`)."""
-    run_specs(plan.placed(), progress, workers, address)
+def run_claims(plan: Plan, results: Path, workers: int = 1, address: str | None = None, progress: bool = True,
+               variants: list[str] | None = None) -> dict | None:
+    """Run (or resume) every run of the plan that has no measures in `results` yet (of `variants` only, if given),
+    measure each seed as soon as it finishes (`seed_measures`), then, once every seed of every variant has its
+    measures, merge them into the claims (`measure`). Returns the merged summaries, or None while some are missing
+    (it prints which)."""
+    wanted = _check_variants(variants)
+    results = Path(results)
+    measurer: list[SeedMeasurer] = []  # made when the first seed is measured
+
+    def measure_one(spec: RunSpec, folder: Path) -> None:
+        if not measurer:
+            measurer.append(SeedMeasurer(plan.preset, plan.source))
+        (seed,) = spec.seeds
+        write_seed(plan.seed_file(results, spec.variant.name, seed), measurer[0].measure(spec, folder, plan.budget))
+
+    placed = []
+    for spec, folder in plan.placed():
+        todo = []
+        for s in plan.missing(results).get(spec.variant.name, []) if spec.variant.name in wanted else []:
+            one = replace(spec, seeds=(s,))
+            if _seed_finished(folder, one):  # run earlier (or by an older version): measured from its folder
+                measure_one(one, folder)
+            else:
+                todo.append(s)
+        if todo:
+            placed.append((replace(spec, seeds=tuple(todo)), folder))
+    if placed:
+        run_specs(placed, progress, workers, address, on_finished=lambda job: measure_one(job.spec, Path(job.folder)),
+                  summaries=False)  # each seed is measured as it finishes
+    missing = plan.missing(results)
+    if missing:
+        left = "; ".join(f"{v}: seeds {','.join(map(str, s))}" for v, s in missing.items())
+        print(f"measures still missing in {results} ({left}): run `{plan.command()}` (with --variants to run a part) "
+              "to make them, then the claims are merged")
+        return None
     return measure(plan, results)
 
 
+def _check_variants(variants: list[str] | None) -> tuple[str, ...]:
+    unknown = [v for v in variants or () if v not in TESTED]
+    if unknown:
+        raise ValueError(f"--variants: {unknown} are not among the claims' variants ({', '.join(TESTED)})")
+    return tuple(variants) if variants else TESTED
+
+
+def _seed_finished(folder: Path, spec: RunSpec) -> bool:
+    """Whether the spec's one seed has a finished run in `folder/seedS` (every query made and saved)."""
+    (seed,) = spec.seeds
+    path = Path(folder) / f"seed{seed}"
+    if not (path / "config.json").exists():
+        return False
+    state = RunDir.existing(path).load_state()
+    return state is not None and state.get("done") == spec.loop_config(seed).budget
+
+
+def read_measures(plan: Plan, results: Path) -> dict[str, dict[int, dict]]:
+    """Every seed's measures of the plan, checked: complete, made under the plan's preset, source and budgets, and
+    each generator kind started from one and the same pretrained model."""
+    missing = plan.missing(results)
+    if missing:
+        left = "; ".join(f"{v}: seeds {','.join(map(str, s))}" for v, s in missing.items())
+        raise FileNotFoundError(f"{results} lacks the measures of {left}: run `{plan.command()}` first")
+    measured = {v: {s: read_seed(plan.seed_file(results, v, s)) for s in plan.seeds} for v in TESTED}
+    fingerprints: dict[str, set] = {}
+    for v, by_seed in measured.items():
+        need = plan.long_budget if v in PAIR else plan.budget
+        for s, m in by_seed.items():
+            got = (m["preset"], m["source"], m["variant"], m["seed"], m["fid_queries"])
+            if got != (plan.preset.name, plan.source, v, s, plan.budget) or m["queries"] < need:
+                raise ValueError(f"{plan.seed_file(results, v, s)} was measured for {got} with {m['queries']} "
+                                 f"queries, not for this plan ({plan.preset.name}, {plan.source}, {v}, seed {s}, FIDs "
+                                 f"over {plan.budget} of {need} queries): delete it to measure it anew")
+            fingerprints.setdefault(m["generator"]["kind"], set()).add(m["generator"]["fingerprint"])
+    mixed = {kind: sorted(f) for kind, f in fingerprints.items() if len(f) > 1}
+    if mixed:
+        raise ValueError(f"the seeds' measures in {results} started from different pretrained generators {mixed}: "
+                         "runs made on another machine trained their own; rerun those seeds with the generator the "
+                         "others used (its fingerprint is in every seed's file)")
+    return measured
+
+
 def measure(plan: Plan, results: Path) -> dict:
-    """From the finished runs: the comparison at the plan's budget (`comparison.json`, as `compare` writes it,
-    plus FIDs per seed), the paired pair at the long budget, the t trade-off and the ceiling (`claims.json`)."""
+    """Merge the seeds' measures into the comparison at the plan's budget (`comparison.json`: every variant's Top-K,
+    realism and FIDs with 95% intervals over seeds) and the claims (`claims.json`: the pair paired at the long
+    budget, why weighted retraining helps or not, the t trade-off, the ceiling, the generators' and the trees'
+    reach)."""
     if plan.source != "synthetic":
         raise ValueError("the claims are measured against the synthetic world's ground truth (realism, true "
                          f"degrees); source {plan.source!r} has none: use `compare` there")
     results = Path(results)
     cfg = plan.preset
-    folders = {v: plan.folder(v) for v in TESTED}
-    comparison = compare(cfg, folders, plan.source, plan.out / "analysis", budget=plan.budget)
-    prepared = prepare(cfg, plan.source, "vqvae", cfg.surrogate_target, progress=False)
-    runs = {v: load_variant(folders[v], plan.budget) for v in TESTED}
-    per_seed_fid = seed_fids({v: images for v, (_, _, images) in runs.items()}, prepared, cfg)
-    for v, row in comparison["variants"].items():
-        row["fid_per_seed"] = per_seed_fid[v]
-    long = {v: load_variant(folders[v]) for v in PAIR}
+    measured = read_measures(plan, results)
+    measurer = SeedMeasurer(cfg, plan.source)
+    prepared = measurer.prepared
+    comparison = comparison_summary(plan, measured, measurer)
+    records = {v: {s: m["records"] for s, m in by_seed.items()} for v, by_seed in measured.items()}
+    realism = {v: {s: m["realism"] for s, m in by_seed.items()} for v, by_seed in measured.items()}
+    short = {v: {s: r[:plan.budget] for s, r in by_seed.items()} for v, by_seed in records.items()}
+    training_best = prepared.references["raw"]["oracle"]
     claims = {
         "plan": plan.as_dict(),
-        "training_best": comparison["restricted_reference"]["raw"]["oracle"],
+        "training_best": training_best,
         "training_true_degree": {"top10": metrics.kth_best(prepared.restricted.degree.numpy(), 10),
                                  "best": float(prepared.restricted.degree.max())},
-        "paired": paired_report(long[PAIR[0]][1], long[PAIR[1]][1], plan.budget, plan.long_budget),
-        "why_weighted_retraining": weighting_report(long[PAIR[0]][1], cfg.rank_k, cfg.vqvae_batch_size)
-        | {"generator_drift": drift(prepared.generator, plan.folder(PAIR[0]), plan.seeds, prepared)},
+        "paired": paired_report(records[PAIR[0]], records[PAIR[1]], plan.budget, plan.long_budget),
+        "why_weighted_retraining": weighting_report(records[PAIR[0]], cfg.rank_k, cfg.vqvae_batch_size)
+        | {"generator_drift": drift_report({s: m["drift"] for s, m in measured[PAIR[0]].items()})},
         "tradeoff": tradeoff(comparison),
-        "ceiling": {v: ceiling(records, images, prepared.realism) for v, (_, records, images) in runs.items()},
-        "ceiling_long": {v: ceiling(records, images, prepared.realism) for v, (_, records, images) in long.items()},
+        "ceiling": {v: ceiling(short[v], realism[v], plan.budget) for v in TESTED},
+        "ceiling_long": {v: ceiling(records[v], realism[v], plan.long_budget) for v in PAIR},
         "decoder_reach": {kind: decoder_reach(prepare(cfg, plan.source, kind, cfg.surrogate_target, progress=False
                                                       ).generator, prepared, n=min(200, cfg.fid_per_level))
                           for kind in ("vqvae", "vae")},
-        "surrogate_reach": {v: surrogate_reach(records, comparison["restricted_reference"]["raw"]["oracle"]["best"])
-                            for v, (_, records, _) in runs.items() if VARIANTS[v].proposer == "mio"},
+        "surrogate_reach": {v: surrogate_reach(short[v], training_best["best"]) for v in TESTED
+                            if VARIANTS[v].proposer == "mio"},
     }
     results.mkdir(parents=True, exist_ok=True)
     write_text(results / "comparison.json", json.dumps(_rounded(comparison), indent=1))
     write_text(results / "claims.json", json.dumps(_rounded(claims), indent=1))
     return {"comparison": comparison, "claims": claims}
+
+
+def comparison_summary(plan: Plan, measured: dict[str, dict[int, dict]], measurer: SeedMeasurer) -> dict:
+    """Per variant, over each seed's first `plan.budget` queries: Top10 / Top50 by the oracle and the judge, the
+    realism figures, Inception and world FID against degrees 3-5 and each degree, each a mean with its 95% interval
+    over seeds; the restricted training set's own FIDs, from as many draws of as many faces as a seed has.
+
+    Why FIDs per seed: one FID pooled over the seeds has no interval; the seed's few faces bias each FID upwards, so
+    they are compared only with each other and with the training draws of the same size."""
+    n, prepared = plan.budget, measurer.prepared
+    rows = {}
+    for v, by_seed in measured.items():
+        per_seed = {s: metrics.seed_summary(m["records"][:n], {k: x[:n] for k, x in m["realism"].items()})
+                    for s, m in by_seed.items()}
+        agg = metrics.aggregate(per_seed)
+        rows[v] = {"name": VARIANTS[v].title, "seeds": list(by_seed), "queries": n, "oracle": agg["oracle"],
+                   "judge": agg.get("judge"), "realism": agg.get("realism"), "per_seed": per_seed,
+                   "fid": _fid_intervals([m["fid"] for m in by_seed.values()]),
+                   "near_duplicates": sum(m["near_duplicates"] for m in by_seed.values()),
+                   "seconds_per_query": agg["seconds_per_query"], "paper": VARIANTS[v].paper,
+                   "t": get_variant(v).t(plan.preset)}
+    draws = [sample(prepared.restricted, n, seed=i + 1) for i in range(len(plan.seeds))]
+    training = {"fid": _fid_intervals([measurer.fids(x)[0] for x in draws]),
+                "realism_pass_fraction": float(np.mean(assess(prepared.realism, torch.cat(draws))["passed"]))}
+    notes = sorted({note for by_seed in measured.values() for m in by_seed.values() for note in m["fid_notes"]})
+    return {"preset": plan.preset.name, "source": plan.source, "variants": rows,
+            "fid_extractors": {f.key: f.name for f in measurer.features},
+            "fid_images": {"per_seed": n, "targets": {k: sum(len(p) for p in v) for k, v in measurer.targets.items()}},
+            "fid_notes": notes, "training_set": training, "realism_threshold": prepared.realism.threshold,
+            "restricted_reference": {**prepared.references, "best_training_label": world.RESTRICTED_MAX_LABEL},
+            "ablation": sorted(({"t": get_variant(v).t(plan.preset), "variant": v} for v in measured
+                                if get_variant(v).in_ablation), key=lambda row: row["t"]),
+            "topk_curves": {v: {f"top{k}": dict(zip(("mean", "std"), map(np.ndarray.tolist, metrics.mean_std(
+                metrics.curves({s: m["records"][:n] for s, m in by_seed.items()}, k))))) for k in metrics.TOP_KS}
+                for v, by_seed in measured.items()}}
+
+
+def _fid_intervals(fids: list[dict]) -> dict:
+    """{extractor: {target: interval over the list}} of a list of {extractor: {target: FID}}."""
+    return {key: {target: metrics.interval([f[key][target] for f in fids]) for target in fids[0][key]}
+            for key in fids[0]}
 
 
 def read_results(results: Path) -> dict:
@@ -212,48 +340,26 @@ def weighting_report(records: dict[int, list[dict]], k: float, batch_size: int) 
     return {"k": k, "retrainings_per_seed": len(rows) // max(1, len(records)), "mean": summary}
 
 
-def drift(pretrained: Generator, folder: Path, seeds, prepared, n: int = 1000) -> dict:
-    """What weighted retraining did to the generator by the end of each seed's run, against the pretrained one:
-    the fraction of latent cells whose code changes when the same restricted faces are encoded, and the oracle's
-    score of the reconstructions of the restricted set's 50 best faces (a generator that leans towards smiles keeps
-    more of their smile)."""
-    oracle = prepared.scorers["oracle"]
-    faces = sample(prepared.restricted, n, seed=7)
-    raw = oracle.score(prepared.restricted.images).degree.numpy()
-    best = prepared.restricted.images[torch.from_numpy(np.argsort(-raw)[:50].copy())]
-    before_codes = pretrained.encode(faces)
-    before_score = float(oracle.score(pretrained.reconstruct(best)).degree.mean())
-    rows = []
-    for s in seeds:
-        state = RunDir.existing(Path(folder) / f"seed{s}").load_state()
-        tuned = copy.deepcopy(pretrained)
-        tuned.load_state_dict(state["generator"])
-        changed = (tuned.encode(faces) != before_codes).float().mean()
-        rows.append({"seed": s, "codes_changed": float(changed),
-                     "best50_reconstruction_score": float(oracle.score(tuned.reconstruct(best)).degree.mean())})
-    return {"faces": n, "best50_raw_score": float(raw[np.argsort(-raw)[:50]].mean()),
-            "best50_reconstruction_score_pretrained": before_score, "per_seed": rows,
-            "codes_changed": metrics.interval([r["codes_changed"] for r in rows]),
-            "best50_reconstruction_score": metrics.interval([r["best50_reconstruction_score"] for r in rows])}
+def drift_report(per_seed: dict[int, dict]) -> dict:
+    """What weighted retraining did to the generator by the end of each seed's run (`SeedMeasurer.drift`), over
+    seeds: the fraction of latent cells of the same restricted faces that encode to another code than under the
+    pretrained VQ-VAE, and the oracle's score of the reconstructions of the restricted set's best faces (a generator
+    that leans towards smiles keeps more of their smile)."""
+    first = next(iter(per_seed.values()))
+    return {"faces": first["faces"], "best": first["best"], "best_raw_score": first["best_raw_score"],
+            "best_reconstruction_score_pretrained": first["best_reconstruction_score_pretrained"],
+            "per_seed": [{"seed": s, "codes_changed": d["codes_changed"],
+                          "best_reconstruction_score": d["best_reconstruction_score"]} for s, d in per_seed.items()],
+            "codes_changed": metrics.interval([d["codes_changed"] for d in per_seed.values()]),
+            "best_reconstruction_score": metrics.interval([d["best_reconstruction_score"]
+                                                           for d in per_seed.values()])}
 
 
 # (c) the t trade-off, and quality per seed
 
-def seed_fids(images: dict[str, dict[int, torch.Tensor]], prepared, cfg: Preset) -> dict[str, dict]:
-    """Inception and world FID of each seed's queries alone against degrees 3-5 (and each degree), as a mean and
-    95% interval over seeds: the FID's spread, which one pooled FID per variant cannot show. A seed's few faces
-    bias its FID upwards; compare these only with each other (same count per seed)."""
-    features = [f for f in extractors(prepared.scorers, prepared.realism) if f.key in ("inception", "world")]
-    targets = fid_targets(prepared.train, cfg.fid_per_level)
-    sets = {f"{v}|{s}": x for v, by_seed in images.items() for s, x in by_seed.items()}
-    tables = {f.key: fid_table(sets, targets, f)[0] for f in features}
-    return {v: {key: {target: metrics.interval([table[f"{v}|{s}"][target] for s in by_seed]) for target in
-                      next(iter(table.values()))} for key, table in tables.items()} for v, by_seed in images.items()}
-
-
 def tradeoff(comparison: dict) -> list[dict]:
-    """Per t (the ablation's variants): valid Top10 and Top10 with their intervals, the pooled Inception and world
-    FIDs against degrees 3-5 and their per-seed intervals, the realism pass fraction."""
+    """Per t (the ablation's variants): Top10, valid Top10 and the re-renders' true Top10, the realism pass fraction,
+    Inception and world FID against degrees 3-5, each with its interval over seeds."""
     rows = []
     for entry in comparison["ablation"]:
         row = comparison["variants"][entry["variant"]]
@@ -262,24 +368,24 @@ def tradeoff(comparison: dict) -> list[dict]:
                      "valid_top10": realism.get("valid_oracle", {}).get("top10"),
                      "true_top10": realism.get("true_degree", {}).get("top10"),
                      "pass_fraction": realism.get("pass_fraction"),
-                     "fid": {k: row["fid"][k]["3-5"] for k in ("inception", "world") if k in row["fid"]},
-                     "fid_per_seed": {k: v["3-5"] for k, v in row.get("fid_per_seed", {}).items()}})
+                     "fid": {k: v["3-5"] for k, v in row["fid"].items()}})
     return rows
 
 
 # (a) and the ceiling: how close to a realistic level-4 smile
 
-def ceiling(records: dict[int, list[dict]], images: dict[int, torch.Tensor], realism: RealismJudge) -> dict:
-    """The best realistic query of a variant (it passes realism; ranked by its re-render's true degree), the best
-    by the oracle among those, and how many realistic queries reach a level-4 smile (true degree >= 3.5)."""
-    pooled = [(s, i, r) for s, recs in records.items() for i, r in enumerate(recs)]
-    report = realism.assess(torch.cat([images[s][: len(records[s])] for s in records]))
-    passed, degree = report.passed.numpy(), report.true_degree.numpy()
+def ceiling(records: dict[int, list[dict]], realism: dict[int, dict], n: int) -> dict:
+    """The best realistic query of a variant over each seed's first n queries (it passes realism; ranked by its
+    re-render's true degree), the best by the oracle among those, and how many realistic queries reach a level-4
+    smile (true degree >= 3.5). `realism`: per seed, each query's "passed", "true_degree" and "error"."""
+    pooled = [(s, i, r) for s, recs in records.items() for i, r in enumerate(recs[:n])]
+    passed = np.array([realism[s]["passed"][i] for s, i, _ in pooled], dtype=bool)
+    degree = np.array([realism[s]["true_degree"][i] for s, i, _ in pooled], dtype=np.float64)
 
     def describe(j: int) -> dict:
         s, i, r = pooled[j]
         return {"seed": s, "query": i, "oracle": r["score"], "judge": r["judge"], "true_degree": float(degree[j]),
-                "passed": bool(passed[j]), "error": float(report.error[j])}
+                "passed": bool(passed[j]), "error": float(realism[s]["error"][i])}
 
     valid = np.flatnonzero(passed)
     out = {"queries": len(pooled), "passed": int(len(valid)), "best_true_degree_any": describe(int(np.argmax(degree))),

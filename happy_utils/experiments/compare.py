@@ -10,6 +10,7 @@ the judge's view of the same images stands beside the oracle's.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -25,7 +26,7 @@ from ..files import write_text
 from ..scorers.loading import load_realism, load_scorers
 from ..scorers.realism import RealismJudge
 from .quality import assess, extractors, fid_report, fid_targets, sample
-from .fanout import run_jobs
+from .fanout import Job, run_jobs
 from .run import finish_run, read_seeds, start_run
 from .spec import RunSpec
 from .tables import TRAINING
@@ -66,20 +67,23 @@ def run_comparison(specs: list[RunSpec], out: Path, progress: bool = True, worke
 
 
 def run_specs(placed: list[tuple[RunSpec, Path]], progress: bool = True, workers: int = 1,
-              address: str | None = None) -> None:
+              address: str | None = None, on_finished: Callable[[Job], None] | None = None,
+              summaries: bool = True) -> None:
     """Run (or resume) each spec into its folder; finished ones are left as they are.
 
     The stages before the loop run here, spec after spec; then every (spec, seed) is a job, `workers` at a time, in
-    the order given (see `fanout.run_jobs`)."""
+    the order given, `on_finished(job)` called here as each one ends (see `fanout.run_jobs`); then each run's
+    `summary.json` and figures are written, unless `summaries` is False (the caller measures the seeds itself)."""
     with torch_threads(placed[0][0].loop_config(placed[0][0].seeds[0]).threads):  # as `run_experiment`, same reason
         started = []
         for spec, folder in placed:
             if not _finished(Path(folder), spec):
                 print(f"==== {spec.variant.name} in {folder}: stages before the loop", flush=True)
                 started.append(start_run(spec, Path(folder), progress=progress))
-        results, errors = run_jobs([job for run in started for job in run.jobs()], workers, address, progress)
+        results, errors = run_jobs([job for run in started for job in run.jobs()], workers, address, progress,
+                                   on_finished)
         for run in started:
-            if not any(job.label in errors for job in run.jobs()):
+            if summaries and not any(job.label in errors for job in run.jobs()):
                 finish_run(run, results)
     if errors:
         failed = "; ".join(f"{label}: {error}" for label, error in errors.items())

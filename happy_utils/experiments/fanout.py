@@ -19,6 +19,7 @@ import os
 import secrets
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,9 +115,11 @@ class Cluster:
         return self.remote.remote(job)
 
 
-def run_jobs(jobs: list[Job], workers: int = 1, address: str | None = None, progress: bool = True
-             ) -> tuple[dict[str, dict], dict[str, str]]:
+def run_jobs(jobs: list[Job], workers: int = 1, address: str | None = None, progress: bool = True,
+             on_finished: Callable[[Job], None] | None = None) -> tuple[dict[str, dict], dict[str, str]]:
     """Run every job, `workers` at a time; one progress bar over all of them (queries done, tasks done, ETA).
+    `on_finished(job)` runs here, in this process, as soon as a job has finished (while the others go on); if it
+    fails, the job is reported as failed.
 
     With one worker (or one job) and no cluster named, the jobs run in this process one after another (sharing their start
     latents); otherwise each is a Ray task. A failed job is reported with its (variant, seed) and the others go on.
@@ -153,6 +156,8 @@ def run_jobs(jobs: list[Job], workers: int = 1, address: str | None = None, prog
                                   on_query=lambda record, done=i: update(done))
                 results[job.label] = {"label": job.label, "seconds": round(time.perf_counter() - start, 2),
                                       "queries": len(result.records)}
+                if on_finished is not None:
+                    on_finished(job)
             except Exception as err:  # a broken job must not stop the others
                 traceback.print_exc()
                 report(job, err)
@@ -168,6 +173,8 @@ def run_jobs(jobs: list[Job], workers: int = 1, address: str | None = None, prog
                     finished += 1
                     try:
                         results[job.label] = cluster.ray.get(ref)
+                        if on_finished is not None:
+                            on_finished(job)
                     except Exception as err:  # the task's error, or its worker crashed more than MAX_RETRIES times
                         report(job, err)
                 update(finished)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,7 +21,8 @@ import torch
 from torch import nn
 from torch.utils.data import WeightedRandomSampler
 
-from ..files import atomic_path
+from ..config import get_paths
+from ..files import atomic_path, verify_checksum
 from ..images import as_float
 
 M = TypeVar("M", bound=nn.Module)
@@ -103,12 +105,34 @@ def read_checkpoint(path: Path, fmt: str, what: str) -> dict:
     return ckpt
 
 
+SHIPPED_DIR = "generators"  # data/generators/KIND/NAME: pretrained models the repository ships, with SHA256SUMS
+
+
+def shipped_model(path: Path) -> Path | None:
+    """The repository's own copy of the cache file `path` (cache/KIND/NAME -> data/generators/KIND/NAME), checked
+    against its checksum, if it ships one.
+
+    Why: the claims' runs are made in parts, on different machines, and must all start from one pretrained model; a
+    CPU training is not bit-identical from one machine to another (other kernels, other round-off), and costs the
+    laptop preset an hour. The laptop preset's VQ-VAE and VAE ship (`data/README.md`)."""
+    shipped = get_paths().data / SHIPPED_DIR / path.parent.name / path.name
+    if not shipped.exists():
+        return None
+    verify_checksum(shipped, remedy=f"delete it to train the model anew into {path.parent}")
+    return shipped
+
+
 def cached_or_trained(path: Path, wanted: dict, load: Callable[[Path], M], train: Callable[[Path], None]) -> M:
-    """The model cached at `path` if it was trained with the `wanted` settings (its meta), else a trained one.
+    """The model cached at `path` if it was trained with the `wanted` settings (its meta), else the repository's
+    shipped copy of it (`shipped_model`), else a trained one.
 
     `train(state_path)` trains from scratch (resuming from `state_path` if an earlier training was interrupted) and
     saves the model to `path`; the state file is removed once the model is saved.
     """
+    shipped = None if path.exists() else shipped_model(path)
+    if shipped is not None:
+        with atomic_path(path) as tmp:
+            shutil.copyfile(shipped, tmp)
     if path.exists():
         model = load(path)
         if all(model.meta.get(k) == v for k, v in wanted.items()):

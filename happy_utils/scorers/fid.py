@@ -130,14 +130,18 @@ def reference_features(images: torch.Tensor, extractor: Features) -> np.ndarray:
     return features
 
 
-def fid_table(generated: dict[str, torch.Tensor], targets: dict[str, list[torch.Tensor]], extractor: Features
-              ) -> tuple[dict[str, dict[str, float]], list[str]]:
+def fid_table(generated: dict[str, torch.Tensor], targets: dict[str, list[torch.Tensor]], extractor: Features,
+              roots: dict | None = None) -> tuple[dict[str, dict[str, float]], list[str]]:
     """FID of every generated set against every target set, {generated: {target: FID}}, and notes on the pairs whose
     covariance product was singular. A target is a list of image sets (e.g. one per smile level), whose cached
-    features are pooled."""
+    features are pooled. `roots`: a dict kept across calls with the same targets and extractor, so that their square
+    roots are computed once (see `frechet`)."""
     refs = {name: statistics(np.concatenate([reference_features(part, extractor) for part in parts]), repr(name))
             for name, parts in targets.items()}
-    table, notes, roots = {}, [], {target: {} for target in refs}
+    roots = {} if roots is None else roots
+    for target in refs:
+        roots.setdefault(target, {})
+    table, notes = {}, []
     for name, images in generated.items():
         mu, sigma = statistics(extractor(images), repr(name))
         if len(images) <= len(mu):
