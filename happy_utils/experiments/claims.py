@@ -32,8 +32,7 @@ from .compare import run_specs
 from .quality import assess, sample
 from .seed_measures import SeedMeasurer, read_seed, write_seed
 from .spec import RunSpec
-from .stages import prepare
-from .variants import VARIANTS, get_variant
+from .variants import GENERATORS, VARIANTS, get_variant
 
 #: The headline pair, run at the long budget (their first `budget` queries also enter the comparison).
 PAIR = ("vqvae-wr", "vqvae-nowr")
@@ -114,7 +113,7 @@ def run_claims(plan: Plan, results: Path, workers: int = 1, address: str | None 
 
     def measure_one(spec: RunSpec, folder: Path) -> None:
         if not measurer:
-            measurer.append(SeedMeasurer(plan.preset, plan.source))
+            measurer.append(SeedMeasurer(plan.preset, plan.source, progress))
         (seed,) = spec.seeds
         write_seed(plan.seed_file(results, spec.variant.name, seed), measurer[0].measure(spec, folder, plan.budget))
 
@@ -138,7 +137,7 @@ def run_claims(plan: Plan, results: Path, workers: int = 1, address: str | None 
         print(f"measures still missing in {results} ({left}): run `{plan.command()}` (with --variants to run a part) "
               "to make them, then the claims are merged")
         return None
-    return measure(plan, results)
+    return measure(plan, results, measurer[0] if measurer else None)
 
 
 def _check_variants(variants: list[str] | None) -> tuple[str, ...]:
@@ -184,18 +183,18 @@ def read_measures(plan: Plan, results: Path) -> dict[str, dict[int, dict]]:
     return measured
 
 
-def measure(plan: Plan, results: Path) -> dict:
+def measure(plan: Plan, results: Path, measurer: SeedMeasurer | None = None) -> dict:
     """Merge the seeds' measures into the comparison at the plan's budget (`comparison.json`: every variant's Top-K,
     realism and FIDs with 95% intervals over seeds) and the claims (`claims.json`: the pair paired at the long
     budget, why weighted retraining helps or not, the t trade-off, the ceiling, the generators' and the trees'
-    reach)."""
+    reach). `measurer`: the one the seeds were just measured with, if any (its stages are reused)."""
     if plan.source != "synthetic":
         raise ValueError("the claims are measured against the synthetic world's ground truth (realism, true "
                          f"degrees); source {plan.source!r} has none: use `compare` there")
     results = Path(results)
     cfg = plan.preset
     measured = read_measures(plan, results)
-    measurer = SeedMeasurer(cfg, plan.source)
+    measurer = measurer or SeedMeasurer(cfg, plan.source)
     prepared = measurer.prepared
     comparison = comparison_summary(plan, measured, measurer)
     records = {v: {s: m["records"] for s, m in by_seed.items()} for v, by_seed in measured.items()}
@@ -213,9 +212,9 @@ def measure(plan: Plan, results: Path) -> dict:
         "tradeoff": tradeoff(comparison),
         "ceiling": {v: ceiling(short[v], realism[v], plan.budget) for v in TESTED},
         "ceiling_long": {v: ceiling(records[v], realism[v], plan.long_budget) for v in PAIR},
-        "decoder_reach": {kind: decoder_reach(prepare(cfg, plan.source, kind, cfg.surrogate_target, progress=False
-                                                      ).generator, prepared, n=min(200, cfg.fid_per_level))
-                          for kind in ("vqvae", "vae")},
+        "decoder_reach": {kind: decoder_reach(GENERATORS[kind].load_or_train(cfg, prepared.restricted.images,
+                                                                           progress=False),
+                                              prepared, n=min(200, cfg.fid_per_level)) for kind in ("vqvae", "vae")},
         "surrogate_reach": {v: surrogate_reach(short[v], training_best["best"]) for v in TESTED
                             if VARIANTS[v].proposer == "mio"},
     }

@@ -51,9 +51,9 @@ class SeedMeasurer:
     """Measures finished seeds one after another in one process, sharing the scorers, the FID targets (their square
     roots are computed once) and the pretrained generators."""
 
-    def __init__(self, cfg: Preset, source: str):
+    def __init__(self, cfg: Preset, source: str, progress: bool = False):
         self.cfg, self.source = cfg, source
-        self.prepared = prepare(cfg, source, "vqvae", cfg.surrogate_target, progress=False)
+        self.prepared = prepare(cfg, source, "vqvae", cfg.surrogate_target, progress)  # the runs' own, if made here
         p = self.prepared
         if p.realism is None:
             raise ValueError("the claims are measured against the synthetic world's ground truth (realism, true "
