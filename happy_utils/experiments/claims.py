@@ -133,11 +133,14 @@ def run_claims(plan: Plan, results: Path, workers: int = 1, address: str | None 
                   summaries=False)  # each seed is measured as it finishes
     missing = plan.missing(results)
     if missing:
-        left = "; ".join(f"{v}: seeds {','.join(map(str, s))}" for v, s in missing.items())
-        print(f"measures still missing in {results} ({left}): run `{plan.command()}` (with --variants to run a part) "
+        print(f"measures still missing in {results} ({_listed(missing)}): run `{plan.command()}` (with --variants to run a part) "
               "to make them, then the claims are merged")
         return None
     return measure(plan, results, measurer[0] if measurer else None)
+
+
+def _listed(missing: dict[str, list[int]]) -> str:
+    return "; ".join(f"{v}: seeds {','.join(map(str, s))}" for v, s in missing.items())
 
 
 def _check_variants(variants: list[str] | None) -> tuple[str, ...]:
@@ -162,8 +165,7 @@ def read_measures(plan: Plan, results: Path) -> dict[str, dict[int, dict]]:
     each generator kind started from one and the same pretrained model."""
     missing = plan.missing(results)
     if missing:
-        left = "; ".join(f"{v}: seeds {','.join(map(str, s))}" for v, s in missing.items())
-        raise FileNotFoundError(f"{results} lacks the measures of {left}: run `{plan.command()}` first")
+        raise FileNotFoundError(f"{results} lacks the measures of {_listed(missing)}: run `{plan.command()}` first")
     measured = {v: {s: read_seed(plan.seed_file(results, v, s)) for s in plan.seeds} for v in TESTED}
     fingerprints: dict[str, set] = {}
     for v, by_seed in measured.items():
