@@ -17,7 +17,7 @@ import matplotlib
 from .bench import BENCHMARKS
 from .colab import REPO_REF, sync_notebooks
 from .config import PRESETS, SOURCES, get_paths, repo_root, setup
-from .experiments.claims import Plan, measure, run_claims
+from .experiments.claims import Plan, interim, measure, run_claims
 from .experiments.claims_report import write_report
 from .experiments.compare import comparison_specs, run_comparison
 from .experiments.fanout import default_workers
@@ -60,8 +60,11 @@ def _claims(args: argparse.Namespace) -> None:
         return
     plan = Plan.resolve(args.preset, args.source, args.seeds, args.budget, args.long_budget, args.threads or 1,
                         args.out)
-    setup(plan.preset.name)
     folder = Path(args.results) if args.results else repo_root() / "results" / plan.preset.name
+    if args.interim:
+        print(interim(plan, folder))
+        return
+    setup(plan.preset.name)
     if args.measure_only:
         measure(plan, folder)
     elif run_claims(plan, folder, workers=_workers(args), address=args.address,
@@ -212,6 +215,8 @@ def main(argv: list[str] | None = None) -> None:
                     "the summaries, run nothing")
     cl.add_argument("--report", action="store_true", help="only regenerate README.md and figures/ from the "
                     "summaries in --results (seconds, no runs)")
+    cl.add_argument("--interim", action="store_true", help="print what the seeds measured so far in --results/seeds "
+                    "show, while the runs are made in parts (seconds, no runs, nothing written)")
     _fanout_arguments(cl)
     cl.set_defaults(func=_claims)
 

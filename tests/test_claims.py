@@ -158,6 +158,32 @@ def test_merging_refuses_seeds_of_another_plan_or_another_pretrained_generator(t
         claims.run_claims(plan, tmp_path, variants=["nope"])
 
 
+def test_interim_shows_the_seeds_measured_so_far_and_the_pair_over_its_common_seeds(tmp_path, capsys):
+    plan = claims.Plan.resolve("smoke", "synthetic", "0-2", budget=3, long_budget=6, out=tmp_path / "runs")
+    for v, seeds in (("vqvae-nowr", (0, 1, 2)), ("vqvae-wr", (0, 1)), ("vae-wr", (2,))):
+        for s in seeds:
+            m = _measured(plan, v, s)
+            lift = 0.5 + 0.1 * s if v == "vqvae-wr" else 0.0
+            times = dict.fromkeys(metrics.TIME_KEYS, 1.0)
+            m["records"] = [r | {"score": r["score"] + lift, "status": "optimal", "times": times} for r in m["records"]]
+            seed_measures.write_seed(plan.seed_file(tmp_path, v, s), m)
+    text = claims.interim(plan, tmp_path)
+    rows = {line.split()[0]: line.split() for line in text.splitlines()[3:6]}
+    assert set(rows) == {"vqvae-wr", "vqvae-nowr", "vae-wr"}
+    assert rows["vqvae-wr"][1] == "0,1" and rows["vae-wr"][1:5] == ["2", "0.00", "-", "1.00"]  # no Top10@6
+    assert float(rows["vqvae-nowr"][2]) == pytest.approx(metrics.kth_best(np.linspace(0, 1, 3), 10))
+    assert "vqvae-wr - vqvae-nowr, top10, seeds 0,1: at 3: +0.550 +-0.635" in text  # lifts 0.5 and 0.6
+    assert "wins 2/2" in text and "still missing: vqvae-wr: seeds 2; vqvae-wr-decoded: seeds 0,1,2" in text
+    seed_measures.write_seed(plan.seed_file(tmp_path, "vae-wr", 1), _measured(plan, "vae-wr", 1, "f1"))
+    with pytest.raises(ValueError, match="different pretrained generators {'vae': \\['f0', 'f1'\\]}"):
+        claims.interim(plan, tmp_path)
+    plan.seed_file(tmp_path, "vae-wr", 1).unlink()
+    main(["claims", "--preset", "smoke", "--seeds", "0-2", "--budget", "3", "--long-budget", "6", "--results",
+          str(tmp_path), "--out", str(tmp_path / "runs"), "--interim"])
+    assert capsys.readouterr().out.strip() == text
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "claims.json").exists()  # nothing run or written
+
+
 def test_generator_fingerprint_names_the_weights():
     from happy_utils.generators.vqvae import VQVAE, VQVAEConfig
 

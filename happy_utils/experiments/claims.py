@@ -30,7 +30,7 @@ from ..loop import rank_weights
 from ..records import RunDir
 from .compare import run_specs
 from .quality import assess, sample
-from .seed_measures import SeedMeasurer, read_seed, write_seed
+from .seed_measures import FID_KEYS, SeedMeasurer, read_seed, write_seed
 from .spec import RunSpec
 from .variants import GENERATORS, VARIANTS, get_variant
 
@@ -139,6 +139,47 @@ def run_claims(plan: Plan, results: Path, workers: int = 1, address: str | None 
     return measure(plan, results, measurer[0] if measurer else None)
 
 
+def interim(plan: Plan, results: Path) -> str:
+    """What the seeds measured so far show, while the runs are made in parts (no runs, nothing written): per variant,
+    its seeds and the comparison's figures over them, and the pair's paired differences over their common seeds.
+    Interim figures: intervals over fewer seeds than the plan's, for a status line, not for the verdicts."""
+    measured = read_present(plan, results)
+    n, long = plan.budget, plan.long_budget
+    head = (f"{'variant':<18} {'seeds':<10} {f'Top10@{n}':>14} {f'Top10@{long}':>14} {'pass':>6} "
+            f"{'true Top10':>14} {'Inception FID':>15} {'world FID':>13}")
+    lines = [f"measured so far in {results / 'seeds'} (plan: seeds {','.join(map(str, plan.seeds))}, {n} queries, "
+             f"the pair {long}; FIDs against degrees 3-5 over each seed's first {n}; mean +- 95% interval over seeds)",
+             head, "-" * len(head)]
+
+    def cell(iv: dict, digits: int = 2) -> str:
+        if iv["mean"] is None:
+            return "-"
+        return f"{iv['mean']:.{digits}f}" + (f" +-{iv['ci95']:.{digits}f}" if iv["ci95"] is not None else "")
+
+    for v, by_seed in measured.items():
+        per_seed = {s: metrics.seed_summary(m["records"][:n], {k: x[:n] for k, x in m["realism"].items()})
+                    for s, m in by_seed.items()}
+        agg = metrics.aggregate(per_seed)
+        at_long = metrics.interval([metrics.seed_summary(m["records"][:long])["oracle"]["top10"]
+                                    for m in by_seed.values()]) if v in PAIR else {"mean": None}
+        fid = _fid_intervals([m["fid"] for m in by_seed.values()])
+        lines.append(f"{v:<18} {','.join(map(str, by_seed)):<10} {cell(agg['oracle']['top10']):>14} "
+                     f"{cell(at_long):>14} {agg['realism']['pass_fraction']['mean']:>6.2f} "
+                     f"{cell(agg['realism']['true_degree']['top10']):>14} "
+                     + " ".join(f"{cell(fid[k]['3-5'], 0) if k in fid else '-':>{w}}" for k, w in zip(FID_KEYS, (15, 13))))
+    common = sorted(set(measured.get(PAIR[0], {})) & set(measured.get(PAIR[1], {})))
+    if len(common) >= 2:
+        pair = paired_report(*({s: measured[v][s]["records"] for s in common} for v in PAIR), n, long)
+        for k, tests in pair["tests"].items():
+            lines.append(f"{PAIR[0]} - {PAIR[1]}, {k}, seeds {','.join(map(str, common))}: " + "; ".join(
+                f"at {q}: {t['mean']:+.3f} +-{t['ci95']:.3f} (p_t {t['p_t'] if t['p_t'] is None else round(t['p_t'], 3)}, "
+                f"sign-flip {t['p_sign_flip']:.3f}, wins {t['wins']}/{len(common)})" for q, t in tests.items()))
+    missing = plan.missing(results)
+    lines.append(f"still missing: {_listed(missing)}" if missing else "every seed is measured: merge them with "
+                 f"`{plan.command()} --measure-only`")
+    return "\n".join(lines)
+
+
 def _listed(missing: dict[str, list[int]]) -> str:
     return "; ".join(f"{v}: seeds {','.join(map(str, s))}" for v, s in missing.items())
 
@@ -166,7 +207,15 @@ def read_measures(plan: Plan, results: Path) -> dict[str, dict[int, dict]]:
     missing = plan.missing(results)
     if missing:
         raise FileNotFoundError(f"{results} lacks the measures of {_listed(missing)}: run `{plan.command()}` first")
-    measured = {v: {s: read_seed(plan.seed_file(results, v, s)) for s in plan.seeds} for v in TESTED}
+    return read_present(plan, results)
+
+
+def read_present(plan: Plan, results: Path) -> dict[str, dict[int, dict]]:
+    """The seeds' measures of the plan that are in `results` so far ({variant: {seed: measures}}, variants without
+    any left out), each checked as `read_measures` checks them."""
+    measured = {v: {s: read_seed(plan.seed_file(results, v, s)) for s in plan.seeds
+                    if plan.seed_file(results, v, s).exists()} for v in TESTED}
+    measured = {v: by_seed for v, by_seed in measured.items() if by_seed}
     fingerprints: dict[str, set] = {}
     for v, by_seed in measured.items():
         need = plan.long_budget if v in PAIR else plan.budget
