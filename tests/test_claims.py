@@ -170,7 +170,7 @@ def test_interim_shows_the_seeds_measured_so_far_and_the_pair_over_its_common_se
     text = claims.interim(plan, tmp_path)
     rows = {line.split()[0]: line.split() for line in text.splitlines()[3:6]}
     assert set(rows) == {"vqvae-wr", "vqvae-nowr", "vae-wr"}
-    assert rows["vqvae-wr"][1] == "0,1" and rows["vae-wr"][1:5] == ["2", "0.00", "-", "1.00"]  # no Top10@6
+    assert rows["vqvae-wr"][1] == "0,1" and rows["vae-wr"][1:7] == ["2", "0.00", "-", "1.00", "1.00", "1.00"]  # no Top10@6
     assert float(rows["vqvae-nowr"][2]) == pytest.approx(metrics.kth_best(np.linspace(0, 1, 3), 10))
     assert "vqvae-wr - vqvae-nowr, top10, seeds 0,1: at 3: +0.550 +-0.635" in text  # lifts 0.5 and 0.6
     assert "wins 2/2" in text and "still missing: vqvae-wr: seeds 2; vqvae-wr-decoded: seeds 0,1,2" in text

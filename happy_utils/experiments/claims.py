@@ -142,11 +142,12 @@ def run_claims(plan: Plan, results: Path, workers: int = 1, address: str | None 
 def interim(plan: Plan, results: Path) -> str:
     """What the seeds measured so far show, while the runs are made in parts (no runs, nothing written): per variant,
     its seeds and the comparison's figures over them, and the pair's paired differences over their common seeds.
-    Interim figures: intervals over fewer seeds than the plan's, for a status line, not for the verdicts."""
+    Interim figures: intervals over fewer seeds than the plan's, for a status line, not for the verdicts. "valid
+    true": the true degree of the re-renders of the queries that pass realism (a training face's is below 2.5)."""
     measured = read_present(plan, results)
     n, long = plan.budget, plan.long_budget
     head = (f"{'variant':<18} {'seeds':<10} {f'Top10@{n}':>14} {f'Top10@{long}':>14} {'pass':>6} "
-            f"{'true Top10':>14} {'Inception FID':>15} {'world FID':>13}")
+            f"{'valid true Top10':>16} {'best':>11} {'Inception FID':>15} {'world FID':>13}")
     lines = [f"measured so far in {results / 'seeds'} (plan: seeds {','.join(map(str, plan.seeds))}, {n} queries, "
              f"the pair {long}; FIDs against degrees 3-5 over each seed's first {n}; mean +- 95% interval over seeds)",
              head, "-" * len(head)]
@@ -165,7 +166,8 @@ def interim(plan: Plan, results: Path) -> str:
         fid = _fid_intervals([m["fid"] for m in by_seed.values()])
         lines.append(f"{v:<18} {','.join(map(str, by_seed)):<10} {cell(agg['oracle']['top10']):>14} "
                      f"{cell(at_long):>14} {agg['realism']['pass_fraction']['mean']:>6.2f} "
-                     f"{cell(agg['realism']['true_degree']['top10']):>14} "
+                     f"{cell(agg['realism']['valid_true_degree']['top10']):>16} "
+                     f"{cell(agg['realism']['valid_true_degree']['best']):>11} "
                      + " ".join(f"{cell(fid[k]['3-5'], 0) if k in fid else '-':>{w}}" for k, w in zip(FID_KEYS, (15, 13))))
     common = sorted(set(measured.get(PAIR[0], {})) & set(measured.get(PAIR[1], {})))
     if len(common) >= 2:
