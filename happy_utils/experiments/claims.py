@@ -174,7 +174,7 @@ def interim(plan: Plan, results: Path) -> str:
         pair = paired_report(*({s: measured[v][s]["records"] for s in common} for v in PAIR), n, long)
         for k, tests in pair["tests"].items():
             lines.append(f"{PAIR[0]} - {PAIR[1]}, {k}, seeds {','.join(map(str, common))}: " + "; ".join(
-                f"at {q}: {t['mean']:+.3f} +-{t['ci95']:.3f} (p_t {t['p_t'] if t['p_t'] is None else round(t['p_t'], 3)}, "
+                f"at {q}: {t['mean']:+.3f} +-{t['ci95']:.3f} (p_t {'-' if t['p_t'] is None else format(t['p_t'], '.2g')}, "
                 f"sign-flip {t['p_sign_flip']:.3f}, wins {t['wins']}/{len(common)})" for q, t in tests.items()))
     missing = plan.missing(results)
     lines.append(f"still missing: {_listed(missing)}" if missing else "every seed is measured: merge them with "
