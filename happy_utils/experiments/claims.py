@@ -158,9 +158,7 @@ def interim(plan: Plan, results: Path) -> str:
         return f"{iv['mean']:.{digits}f}" + (f" +-{iv['ci95']:.{digits}f}" if iv["ci95"] is not None else "")
 
     for v, by_seed in measured.items():
-        per_seed = {s: metrics.seed_summary(m["records"][:n], {k: x[:n] for k, x in m["realism"].items()})
-                    for s, m in by_seed.items()}
-        agg = metrics.aggregate(per_seed)
+        agg = metrics.aggregate(_first_queries_summaries(by_seed, n))
         at_long = metrics.interval([metrics.seed_summary(m["records"][:long])["oracle"]["top10"]
                                     for m in by_seed.values()]) if v in PAIR else {"mean": None}
         fid = _fid_intervals([m["fid"] for m in by_seed.values()])
@@ -287,8 +285,7 @@ def comparison_summary(plan: Plan, measured: dict[str, dict[int, dict]], measure
     n, prepared = plan.budget, measurer.prepared
     rows = {}
     for v, by_seed in measured.items():
-        per_seed = {s: metrics.seed_summary(m["records"][:n], {k: x[:n] for k, x in m["realism"].items()})
-                    for s, m in by_seed.items()}
+        per_seed = _first_queries_summaries(by_seed, n)
         agg = metrics.aggregate(per_seed)
         rows[v] = {"name": VARIANTS[v].title, "seeds": list(by_seed), "queries": n, "oracle": agg["oracle"],
                    "judge": agg.get("judge"), "realism": agg.get("realism"), "per_seed": per_seed,
@@ -310,6 +307,12 @@ def comparison_summary(plan: Plan, measured: dict[str, dict[int, dict]], measure
             "topk_curves": {v: {f"top{k}": dict(zip(("mean", "std"), map(np.ndarray.tolist, metrics.mean_std(
                 metrics.curves({s: m["records"][:n] for s, m in by_seed.items()}, k))))) for k in metrics.TOP_KS}
                 for v, by_seed in measured.items()}}
+
+
+def _first_queries_summaries(by_seed: dict[int, dict], n: int) -> dict[int, dict]:
+    """Each seed's `metrics.seed_summary` over its first n queries (records and realism alike)."""
+    return {s: metrics.seed_summary(m["records"][:n], {k: x[:n] for k, x in m["realism"].items()})
+            for s, m in by_seed.items()}
 
 
 def _fid_intervals(fids: list[dict]) -> dict:
