@@ -18,7 +18,7 @@ from .bench import BENCHMARKS
 from .colab import REPO_REF, sync_notebooks
 from .config import PRESETS, SOURCES, get_paths, repo_root, setup
 from .experiments.claims import Plan, interim, measure, run_claims
-from .experiments.claims_report import write_report
+from .experiments.claims_report import README_RESULTS, write_report
 from .experiments.compare import comparison_specs, run_comparison
 from .experiments.fanout import default_workers
 from .experiments.run import run_experiment
@@ -55,7 +55,7 @@ def _compare(args: argparse.Namespace) -> None:
 def _claims(args: argparse.Namespace) -> None:
     if args.report:
         folder = Path(args.results) if args.results else repo_root() / "results" / (args.preset or "laptop")
-        print(write_report(folder))
+        print(write_report(folder, _readme_of(folder)))
         print(f"README.md and figures/ regenerated in {folder}")
         return
     plan = Plan.resolve(args.preset, args.source, args.seeds, args.budget, args.long_budget, args.threads or 1,
@@ -71,9 +71,15 @@ def _claims(args: argparse.Namespace) -> None:
                     variants=args.variants.split(",") if args.variants else None) is None:
         print(f"the measured seeds are in {folder / 'seeds'}; the runs in {plan.out}")
         return
-    print(write_report(folder))
+    print(write_report(folder, _readme_of(folder)))
     print(f"summaries, README.md and figures/ in {folder}; the seeds' measures in {folder / 'seeds'}; the runs in "
           f"{plan.out}")
+
+
+def _readme_of(folder: Path) -> Path | None:
+    """The repository README, whose claims section shows the committed laptop claims, when `folder` is theirs."""
+    root = repo_root()
+    return root / "README.md" if folder.resolve() == (root / README_RESULTS).resolve() else None
 
 
 def _workers(args: argparse.Namespace) -> int:

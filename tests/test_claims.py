@@ -233,6 +233,41 @@ def test_report_is_drawn_from_the_summaries_alone(tmp_path):
         claims.read_results(tmp_path)
 
 
+def test_verdicts_read_every_figure_from_the_summaries(tmp_path):
+    results = claims.read_results(FIXTURE)
+    template = tmp_path / "verdicts.md"
+    template.write_text("Top10 {claims.paired.tests.top10.6.mean:+.3f}, p {claims.paired.tests.top10.6.p_t:.2f}; "
+                        "t = {claims.tradeoff.0.t}: valid Top10 {claims.tradeoff.0.valid_top10.mean:.2f}, "
+                        "FID {claims.tradeoff.0.fid.world:.1f±}, valid {claims.tradeoff.0.valid_top10:.2f±}.")
+    t = results["claims"]["paired"]["tests"]["top10"]["6"]
+    fid = results["claims"]["tradeoff"][0]["fid"]["world"]
+    assert claims_report.verdicts(results, template) == (
+        f"Top10 {t['mean']:+.3f}, p {t['p_t']:.2f}; t = 4: valid Top10 n/a, FID {fid['mean']:.1f} ± {fid['ci95']:.1f}, "
+        "valid n/a.\n")
+    template.write_text("{claims.paired.tests.top10.7.mean:.2f}")
+    with pytest.raises(ValueError, match=r"verdicts.md: \{claims.paired.tests.top10.7.mean\} names no figure .*'7'"):
+        claims_report.verdicts(results, template)
+
+
+def test_report_regenerates_the_readme_section_between_its_markers(tmp_path):
+    copy, readme = tmp_path / "results", tmp_path / "README.md"
+    shutil.copytree(FIXTURE, copy)
+    (copy / claims_report.VERDICTS).write_text("(b) holds: {claims.paired.tests.top10.6.mean:+.2f}.\n")
+    readme.write_text(f"# x\n\nbefore\n\n{claims_report.README_BEGIN}\nold\n{claims_report.README_END}\n\nafter\n")
+    claims_report.write_report(copy, readme)
+    text = readme.read_text()
+    lift = claims.read_results(FIXTURE)["claims"]["paired"]["tests"]["top10"]["6"]["mean"]
+    assert text.startswith("# x\n\nbefore\n\n") and text.endswith("\n\nafter\n") and "\nold\n" not in text
+    assert f"(b) holds: {lift:+.2f}." in text and "| `vqvae-wr-t16` |" in text and "paired t-test p" in text
+    assert "](results/figures/claims_topk.png)" in text and "[results/README.md](results/README.md)" in text
+    assert f"## Verdicts\n\n(b) holds: {lift:+.2f}." in (copy / "README.md").read_text()
+    claims_report.write_report(copy, readme)
+    assert readme.read_text() == text
+    readme.write_text("no markers\n")
+    with pytest.raises(ValueError, match="README.md lacks the claims section's markers"):
+        claims_report.write_report(copy, readme)
+
+
 def test_claims_refuses_celeba_before_measuring(tmp_path):
     plan = claims.Plan.resolve("smoke", "celeba", "0-1", budget=3, out=tmp_path)
     with pytest.raises(ValueError, match="synthetic world's ground truth"):

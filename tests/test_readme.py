@@ -19,3 +19,12 @@ def test_notebooks_are_stored_without_outputs():
         for cell in json.loads(path.read_text())["cells"]:
             if cell["cell_type"] == "code":
                 assert not cell["outputs"] and cell["execution_count"] is None, path.name
+
+
+def test_readme_claims_section_is_regenerated_from_the_committed_summaries():
+    """`python -m happy_utils claims --report` writes it: the README quotes no other figure than results/laptop."""
+    from happy_utils.experiments import claims, claims_report
+
+    folder = ROOT / claims_report.README_RESULTS
+    section = claims_report.readme_section(claims.read_results(folder), folder, ROOT / "README.md")
+    assert section in (ROOT / "README.md").read_text()
