@@ -320,7 +320,7 @@ def readme_section(results: dict, folder: Path, readme: Path) -> str:
 
 
 def replace_readme_section(readme: Path, section: str) -> None:
-    """Put `section` between the README's claims markers (both must be there, on lines of their own)."""
+    """Put `section` in place of the README's claims section, markers included (both markers must be there)."""
     text = Path(readme).read_text()
     begin, end = text.find(README_BEGIN), text.find(README_END)
     if begin < 0 or end < begin:
