@@ -14,10 +14,10 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from .config import Paths, Preset, check_source, get_paths, get_preset, repo_root
+from .data.faces import FaceDataset
 from .data.sources import load_faces
+from .generators.training import shipped_model
 from .generators.vqvae import VQVAE, load_or_train_vqvae, vqvae_checkpoint
 from .latents import LatentSet, latent_set
 from .scorers.base import SmileScorer
@@ -30,11 +30,6 @@ def _show(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve().parent))
     except ValueError:
         return str(path)
-
-
-def _made_by(generator: VQVAE) -> dict:
-    """What identifies a pretrained VQ-VAE: its training data, settings and seed (its checkpoint's meta)."""
-    return {k: generator.meta.get(k) for k in ("data", "epochs", "batch_size", "seed")}
 
 
 @dataclass(frozen=True)
@@ -73,18 +68,20 @@ class Artifacts:
         mine = results / self.preset.name
         return mine if (mine / "claims.json").exists() else results / "laptop"
 
-    def vqvae(self, images: torch.Tensor, progress: bool = True) -> VQVAE:
-        """The preset's pretrained VQ-VAE of these restricted faces: loaded from the cache, or trained and saved."""
-        path = vqvae_checkpoint(self.preset, images)
+    def vqvae(self, faces: FaceDataset, progress: bool = True) -> VQVAE:
+        """The preset's pretrained VQ-VAE of these restricted faces: loaded from the cache (or the repository's
+        shipped copy), or trained and saved."""
+        path = vqvae_checkpoint(self.preset, faces)
         existed = path.exists()
-        model = load_or_train_vqvae(self.preset, images, progress=progress)
-        self.say("loaded" if existed else "trained and saved", "the VQ-VAE", path)
+        model = load_or_train_vqvae(self.preset, faces, progress=progress)
+        how = "loaded" if existed else "copied from data/ and loaded" if shipped_model(path) else "trained and saved"
+        self.say(how, "the VQ-VAE", path)
         return model
 
     def latents(self, target: str, scorer: SmileScorer) -> LatentSet:
         """The restricted faces in the pretrained VQ-VAE's codes, labelled for the surrogate (`latents.latent_set`),
         saying where the VQ-VAE came from."""
-        self.vqvae(load_faces("train", self.preset, self.source).restricted().images)  # trained here if it must be
+        self.vqvae(load_faces("train", self.preset, self.source).restricted())  # trained here if it must be
         return latent_set(self.preset, self.source, target=target, scorer=scorer)
 
     def surrogate_path(self, target: str) -> Path:
@@ -95,7 +92,7 @@ class Artifacts:
         only files you made)."""
         path = self.surrogate_path(target)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps({"surrogate": surrogate, "vqvae": _made_by(generator)}))
+        path.write_bytes(pickle.dumps({"surrogate": surrogate, "vqvae": generator.meta["made_by"]}))
         self.say("saved", f"the surrogate ({target} target)", path)
         return path
 
@@ -103,7 +100,7 @@ class Artifacts:
         """Notebook 03's surrogate of this VQ-VAE, or None (saying why) when 03 has not saved one for it."""
         path = self.surrogate_path(target)
         saved = pickle.loads(path.read_bytes()) if path.exists() else None
-        if saved is None or saved["vqvae"] != _made_by(generator):
+        if saved is None or saved["vqvae"] != generator.meta["made_by"]:
             if self.verbose:
                 why = "no surrogate" if saved is None else "the surrogate of another VQ-VAE"
                 print(f"{why} at {_show(path)}: notebook 03 saves it; fitting one here instead")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,16 +17,23 @@ import matplotlib
 
 from .bench import BENCHMARKS
 from .colab import REPO_REF, sync_notebooks
-from .config import PRESETS, SOURCES, get_paths, repo_root, setup
+from .constraints import write_constraints
+from .config import PRESETS, SOURCES, get_paths, get_source, repo_root, setup
+from .data.faces import PROBE_FILE, check_renderer, within_rounding, write_renderer_probe
+from .data.sources import load_faces
+from .data.world import RENDERER_VERSION
 from .experiments.claims import Plan, interim, measure, run_claims
 from .experiments.claims_report import README_RESULTS, write_report
 from .experiments.compare import comparison_specs, run_comparison
 from .experiments.fanout import default_workers
+from .experiments.reproduce import describe, reproduce
 from .experiments.run import run_experiment
 from .experiments.spec import RunSpec
 from .experiments.tables import print_comparison
-from .experiments.variants import VARIANTS
+from .experiments.variants import GENERATORS, VARIANTS
 from .files import write_checksum
+from .generators.training import SHIPPED_DIR
+from .provenance import made_with
 from .data.celeba import celeba_root
 from .latents import SURROGATE_TARGETS
 from .experiments.quality import CALIBRATION_SEED, evaluate_quality, print_quality
@@ -74,6 +82,15 @@ def _claims(args: argparse.Namespace) -> None:
     print(write_report(folder, _readme_of(folder)))
     print(f"summaries, README.md and figures/ in {folder}; the seeds' measures in {folder / 'seeds'}; the runs in "
           f"{plan.out}")
+
+
+def _reproduce(args: argparse.Namespace) -> None:
+    cfg = setup(args.preset)
+    results = Path(args.results) if args.results else repo_root() / "results" / cfg.name
+    out = Path(args.out) if args.out else get_paths().runs / f"reproduce-{cfg.name}-{args.variant}-seed{args.seed}"
+    report = reproduce(cfg, get_source(args.source), args.variant, args.seed, args.queries, args.threads, results, out)
+    print(describe(report))
+    print(f"written to {out / 'reproduction.json'}")
 
 
 def _readme_of(folder: Path) -> Path | None:
@@ -161,6 +178,44 @@ def _eval_oracle(args: argparse.Namespace) -> None:
                   f"MAE {m['mae']:.3f}  ({args.n} faces of seed {args.seed})")
 
 
+def _pretrain(args: argparse.Namespace) -> None:
+    cfg = setup(args.preset)
+    faces = load_faces("train", cfg, get_source(args.source)).restricted()
+    for kind in (GENERATORS if args.generator == "both" else [args.generator]):
+        model = GENERATORS[kind].load_or_train(cfg, faces, retrain=args.retrain)
+        path = GENERATORS[kind].checkpoint(cfg, faces)
+        fit = {k: v for k, v in model.meta["fit"].items() if k != "latents"}
+        print(json.dumps({"generator": kind, "path": str(path), "made_by": model.meta["made_by"],
+                          "train_seconds": model.meta["seconds"], "made_with": model.meta["made_with"], "fit": fit}))
+        if args.ship:
+            shipped = get_paths().data / SHIPPED_DIR / kind / path.name
+            shipped.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, shipped)
+            write_checksum(shipped)
+            print(f"shipped as {shipped} (checksum in {shipped.parent / 'SHA256SUMS'}); commit both")
+
+
+def _renderer(args: argparse.Namespace) -> None:
+    path = get_paths().data / PROBE_FILE
+    if args.write:
+        write_renderer_probe(path)
+        print(f"wrote the probe faces of renderer version {RENDERER_VERSION} to {path}")
+        return
+    diff = check_renderer(path)
+    verdict = ("within rounding: caches and shipped models of renderer version {v} are taken here" if
+               within_rounding(diff) else "beyond rounding: the drawing changed; bump RENDERER_VERSION in "
+               "happy_utils/data/world.py and write the probe anew (--write)").format(v=RENDERER_VERSION)
+    print(f"renderer version {RENDERER_VERSION} on {made_with()['cpu']} ({made_with()['cpu_capability']}) against "
+          f"{path.name}: {diff}; {verdict}")
+    if not within_rounding(diff):
+        sys.exit(1)
+
+
+def _constraints(args: argparse.Namespace) -> None:
+    path = repo_root() / "constraints.txt"
+    print(f"{write_constraints(path)} packages pinned in {path}")
+
+
 def _notebooks(args: argparse.Namespace) -> None:
     folder = repo_root() / "notebooks"
     differ = sync_notebooks(folder, write=args.sync)
@@ -226,6 +281,18 @@ def main(argv: list[str] | None = None) -> None:
     _fanout_arguments(cl)
     cl.set_defaults(func=_claims)
 
+    rep = sub.add_parser("reproduce", help="rerun a committed seed's first queries and compare them, query by query, "
+                         "with the committed claims' (does this machine reproduce them?)")
+    rep.add_argument("--preset", choices=presets, help="size preset (default: $HAPPY_PRESET or laptop)")
+    rep.add_argument("--source", choices=SOURCES, help="data source (default: $HAPPY_SOURCE or synthetic)")
+    rep.add_argument("--variant", choices=list(VARIANTS), default="vqvae-wr")
+    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--queries", type=int, default=20, help="how many of its first queries (default 20)")
+    rep.add_argument("--threads", type=int, default=1, help="torch and LightGBM threads (default 1, as the claims ran)")
+    rep.add_argument("--results", help="the committed claims (default: results/PRESET in the repository)")
+    rep.add_argument("--out", help="the rerun's folder (default: runs/reproduce-PRESET-VARIANT-seedS); resumable")
+    rep.set_defaults(func=_reproduce)
+
     bench = sub.add_parser("bench", help="benchmarks that compare variants side by side")
     bench.add_argument("name", choices=list(BENCHMARKS))
     bench.add_argument("--n", type=int, help="number of items to time (mio: planted training codes; "
@@ -267,6 +334,27 @@ def main(argv: list[str] | None = None) -> None:
     ev.add_argument("--n", type=int, default=2000, help="number of faces (default 2000)")
     ev.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
     ev.set_defaults(func=_eval_oracle)
+
+    pre = sub.add_parser("pretrain", help="load (from the cache or the repository) or train the preset's pretrained "
+                         "generators, and say what made them")
+    pre.add_argument("--preset", choices=presets, help="size preset (default: $HAPPY_PRESET or laptop)")
+    pre.add_argument("--source", choices=SOURCES, help="data source (default: $HAPPY_SOURCE or synthetic)")
+    pre.add_argument("--generator", choices=[*GENERATORS, "both"], default="vqvae")
+    pre.add_argument("--retrain", action="store_true", help="train anew even though the cache or the repository has "
+                     "one (e.g. when the data changed and the shipped model no longer fits it); replaces the cached one")
+    pre.add_argument("--ship", action="store_true", help="copy the model into data/generators/ with its checksum, "
+                     "where every machine finds it")
+    pre.set_defaults(func=_pretrain)
+
+    ren = sub.add_parser("renderer", help="compare this machine's renders of the probe faces with the stored ones "
+                         "(rounding, or a changed drawing?)")
+    ren.add_argument("--write", action="store_true", help=f"store this renderer's probe faces in data/{PROBE_FILE} "
+                     "(after bumping RENDERER_VERSION)")
+    ren.set_defaults(func=_renderer)
+
+    con = sub.add_parser("constraints", help="write constraints.txt: the exact versions of every package installed "
+                         "here for happy-utils[lab,test,gurobi,docs]")
+    con.set_defaults(func=_constraints)
 
     nbs = sub.add_parser("notebooks", help="check (or --sync) the notebooks' Colab badges and install cells against "
                                            "happy_utils.colab")

@@ -6,9 +6,8 @@ channels-last array or an image normalised to [-1, 1] fails at the door with a m
 
 from __future__ import annotations
 
-import hashlib
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 IMAGE_SIZE = 64
@@ -39,6 +38,27 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return (images.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8)
 
 
-def data_fingerprint(images: torch.Tensor) -> str:
-    """A short hash of a set of images: a cache made for other images is never taken for these."""
-    return hashlib.sha256(np.ascontiguousarray(images.numpy()).tobytes()).hexdigest()[:16]
+@dataclass(frozen=True)
+class PixelDifference:
+    """How two sets of uint8 images of the same shape differ: the share of values that differ and the largest gap."""
+
+    differing: int
+    values: int
+    largest: int  # in levels of 0-255
+
+    @property
+    def fraction(self) -> float:
+        return self.differing / max(self.values, 1)
+
+    def __str__(self) -> str:
+        return (f"{self.differing:,} of {self.values:,} pixel values differ ({self.fraction:.2e}), "
+                f"by at most {self.largest}/255")
+
+
+def pixel_difference(a: torch.Tensor, b: torch.Tensor) -> PixelDifference:
+    """Compare two uint8 image sets value by value."""
+    if a.shape != b.shape or a.dtype != torch.uint8 or b.dtype != torch.uint8:
+        raise ValueError(f"compare uint8 image sets of one shape, got {a.dtype} {tuple(a.shape)} and {b.dtype} "
+                         f"{tuple(b.shape)}")
+    gap = (a.int() - b.int()).abs()
+    return PixelDifference(int((gap > 0).sum()), gap.numel(), int(gap.max()) if gap.numel() else 0)

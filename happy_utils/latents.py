@@ -109,7 +109,7 @@ def latent_set(cfg: Preset, source: str = "synthetic", target: str = "decoded", 
     if target not in SURROGATE_TARGETS:
         raise ValueError(f"unknown target {target!r}; valid targets: {', '.join(SURROGATE_TARGETS)}")
     faces = load_faces("train", cfg, source).restricted()
-    vq = load_or_train_vqvae(cfg, faces.images, progress=progress)
+    vq = load_or_train_vqvae(cfg, faces, progress=progress)
     scorer = scorer or load_scorer("oracle", source=source)
     codes = vq.encode(faces.images)
     labels = label_latents(vq, codes, scorer) if target == "decoded" else scorer.score(faces.images).degree.numpy()

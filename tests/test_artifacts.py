@@ -8,9 +8,9 @@ from happy_utils.surrogates.planted import planted_codes
 from happy_utils.surrogates.trees import fit_trees
 
 
-def _vqvae(data: str) -> VQVAE:
+def _vqvae(faces: str) -> VQVAE:
     model = VQVAE(VQVAEConfig(width=8))
-    model.meta = {"data": data, "epochs": 4, "batch_size": 16, "seed": 0}
+    model.meta = {"made_by": {"faces": faces, "epochs": 4, "batch_size": 16, "seed": 0}}
     return model
 
 

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +141,33 @@ def test_compare_runs_each_variant_then_reads_them_back(tmp_path, capsys, monkey
 def test_compare_refuses_an_unknown_variant(tmp_path):
     with pytest.raises(SystemExit, match="unknown variants \\['vqvae-wr-t32'\\]"):
         main(["compare", "--preset", "smoke", "--variants", "vqvae-wr-t32", "--out", str(tmp_path / "c")])
+
+
+def test_pretrain_trains_ships_and_a_fresh_cache_takes_the_shipped_model(tmp_path, monkeypatch, capsys):
+    """`pretrain` says what made the model; `--ship` puts it where every machine finds it; a fresh cache then copies
+    it instead of training; `--retrain` trains anew."""
+    monkeypatch.setenv("HAPPY_DATA_DIR", str(tmp_path / "data"))
+    main(["pretrain", "--preset", "smoke"])
+    made = _last_json(capsys)
+    assert made["generator"] == "vqvae" and made["made_by"]["faces"] == "synthetic n=1200 seed=101 renderer=1 | level<=2"
+    assert made["fit"]["faces"] == 256 and "latents" not in made["fit"]
+    main(["pretrain", "--preset", "smoke", "--ship"])
+    shipped = tmp_path / "data" / "generators" / "vqvae" / Path(made["path"]).name
+    assert f"shipped as {shipped}" in capsys.readouterr().out and (shipped.parent / "SHA256SUMS").exists()
+    monkeypatch.setenv("HAPPY_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    from happy_utils.generators import vqvae
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the model ships")
+
+    monkeypatch.setattr(vqvae, "train_vqvae", no_training)
+    main(["pretrain", "--preset", "smoke"])
+    out = capsys.readouterr().out
+    assert "the repository ships this model" in out and json.loads(out.splitlines()[-1])["fit"] == made["fit"]
+    with pytest.raises(AssertionError, match="trained although the model ships"):  # --retrain trains
+        main(["pretrain", "--preset", "smoke", "--retrain"])
+
+
+def test_the_renderer_command_compares_with_the_stored_probe(capsys):
+    main(["renderer"])
+    assert "within rounding" in capsys.readouterr().out

@@ -1,9 +1,10 @@
 """The notebooks' Colab install cell, run in a Colab-like fresh kernel: a new interpreter (a virtual environment that
-sees this machine's packages, as Colab's image has torch, but not this repository), a stub `google.colab`, the
-repository URL pointing at a local clone. After the cell, `happy_utils` must import in the same kernel from the
+sees the packages of the environment running the tests, as Colab's image has torch and ipykernel, but not this
+repository), a stub `google.colab`, the repository URL pointing at a local clone. After the cell, `happy_utils` must import in the same kernel from the
 installed clone at the pinned commit, and find the clone's shipped data."""
 
 import json
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +23,16 @@ def _notebook_cell(name: str, starts: str) -> str:
 
 @pytest.fixture
 def colab_kernel(tmp_path, monkeypatch) -> str:
-    """A kernel spec named `colab-like`: a fresh virtual environment with a stub google.colab on its path."""
+    """A kernel spec named `colab-like`: a fresh virtual environment with a stub google.colab on its path.
+
+    It sees this environment's site-packages through a `.pth` file. Not `venv --system-site-packages`: run from a
+    virtual environment, that exposes the *base* interpreter's packages, which on a fresh machine have no ipykernel
+    or torch, and the kernel dies. Only the paths are added, not their `.pth` files, so this environment's editable
+    install of happy_utils stays out of sight, as on Colab."""
     venv = tmp_path / "colab-python"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    own_site = next((venv / "lib").glob("python*/site-packages"))
+    (own_site / "colab_image.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     stub = tmp_path / "stub" / "google" / "colab"  # no google/__init__.py: joins the google namespace package
     stub.mkdir(parents=True)
     (stub / "__init__.py").write_text('"""Stands in for Colab\'s module: its presence is what the cell checks."""\n')

@@ -32,7 +32,7 @@ def test_corrupt_cache_is_rebuilt_with_a_warning(tmp_path):
 
 def test_stale_cache_is_rebuilt_with_a_warning(tmp_path, monkeypatch):
     data.build_world(100, seed=6, cache_dir=tmp_path)
-    monkeypatch.setattr(data, "renderer_fingerprint", lambda: "another-renderer")
+    monkeypatch.setattr(world, "RENDERER_VERSION", world.RENDERER_VERSION + 1)
     with pytest.warns(UserWarning, match="stale face cache"):
         data.build_world(100, seed=6, cache_dir=tmp_path)
 

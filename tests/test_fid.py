@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from happy_utils.data.faces import FaceDataset, render_faces
+from happy_utils.images import to_uint8
 from happy_utils.scorers import fid, inception
 from happy_utils.scorers.loading import load_scorers
 
@@ -48,13 +50,18 @@ def test_missing_weights_name_the_package_and_the_command(monkeypatch):
         inception.source_weights()
 
 
+def _faces(images: torch.Tensor, spec: str) -> FaceDataset:
+    return FaceDataset(images=to_uint8(images), labels=torch.zeros(len(images), dtype=torch.int64), spec=spec)
+
+
 def test_a_table_of_fids_pools_the_target_parts_and_reports_singular_covariances():
     extractor = fid.smile_features(load_scorers("synthetic"))
     assert "judge features" in extractor.name
     gen = torch.Generator().manual_seed(1)
     near, far = torch.rand(6, 3, 64, 64, generator=gen), torch.zeros(6, 3, 64, 64)
     table, notes = fid.fid_table({"a": torch.rand(6, 3, 64, 64, generator=gen)},
-                                 {"x": [near[:3], near[3:]], "y": [far]}, extractor)
+                                 {"x": [_faces(near[:3], "near 1"), _faces(near[3:], "near 2")],
+                                  "y": [_faces(far, "far")]}, extractor)
     assert set(table["a"]) == {"x", "y"} and table["a"]["y"] > table["a"]["x"]
     assert any("a: 6 images for 128 features, so its covariance is rank-deficient" in n for n in notes)
     with pytest.raises(ValueError, match=r"shape \(N, 3, 64, 64\)"):
@@ -81,3 +88,34 @@ def test_a_singular_covariance_product_gets_pytorch_fids_offset_and_is_reported(
     covmean = linalg.sqrtm((sigma + offset) @ (other + offset)).real  # pytorch-fid's branch for this case
     assert result.value == pytest.approx(3 + np.trace(sigma) + np.trace(other) - 2 * np.trace(covmean), rel=1e-9)
     assert not fid.frechet(mu, sigma + np.eye(3), mu, other + np.eye(3)).singular
+
+
+def test_reference_features_are_cached_by_spec_and_rechecked_when_the_pixels_differ(capsys):
+    """Another CPU renders a few values one level off: the cached features are taken after the first faces' features
+    are computed again and agree; other faces under the same spec get their features computed anew."""
+    base = fid.smile_features(load_scorers("synthetic"))
+    seen = []
+
+    class Counted(fid.Features):
+        def __call__(self, images):
+            seen.append(len(images))
+            return super().__call__(images)
+
+    counted = Counted(base.key, base.name, base.net, base.embed)
+    faces = render_faces(12, seed=3, progress=False)
+    first = fid.reference_features(faces.images, counted, faces.spec)
+    again = fid.reference_features(faces.images, counted, faces.spec)
+    assert seen == [12] and np.array_equal(first, again)  # cached, not computed again
+    rounded = faces.images.clone()
+    rounded[5, 0, 30, 30] += 1  # one value one level up, as another CPU's rounding does
+    taken = fid.reference_features(rounded, counted, faces.spec)
+    assert seen == [12, fid.RECHECK_FACES] and np.array_equal(taken, first)
+    assert "1 of 12 faces differ in their pixels" in capsys.readouterr().out
+    others = render_faces(12, seed=4, progress=False).images
+    fid.reference_features(others, counted, faces.spec)
+    assert seen == [12, fid.RECHECK_FACES, fid.RECHECK_FACES, 12]
+    assert "their features moved: computing them again" in capsys.readouterr().out
+    fid.reference_features(faces.images, counted, f"{faces.spec} | other")  # another spec: another cache file
+    assert seen[-1] == 12 and len(seen) == 5
+    with pytest.raises(ValueError, match="cached under the spec of its faces"):
+        fid.reference_features(faces.images, counted, None)

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "happy_utils"
 
 #: Floors from the ground up; a module may import only from its own floor or below.
 FLOORS = [
-    {"config", "files", "images", "records", "metrics", "colab", "sourcecode"},
+    {"config", "files", "images", "provenance", "records", "metrics", "colab", "sourcecode"},
     {"data"},
     {"scorers", "plotting"},
     {"generators", "surrogates"},
@@ -18,7 +18,7 @@ FLOORS = [
     {"latents", "artifacts"},
     {"loop"},
     {"experiments", "costs", "explorer"},
-    {"bench", "cli", "__main__", "__init__"},
+    {"bench", "constraints", "cli", "__main__", "__init__"},
 ]
 
 

@@ -2,11 +2,13 @@ import pytest
 import torch
 from torch import nn
 
-from happy_utils.config import get_paths, get_preset
-from happy_utils.data.faces import render_faces
+from happy_utils.config import SPLIT_SEEDS, get_paths, get_preset, repo_root
+from happy_utils.data.faces import FaceDataset, render_faces, world_spec
+from happy_utils.experiments.variants import GENERATORS
 from happy_utils.files import write_checksum
 from happy_utils.generators import training, vqvae
 from happy_utils.generators.vqvae import VQVAE, VQVAEConfig
+from happy_utils.provenance import compare_pixels
 
 PAPER = VQVAEConfig()  # width 64, K = 256, D = 64, beta = 0.25
 TINY = VQVAEConfig(width=8)
@@ -196,18 +198,18 @@ def test_cosine_schedule_decays_the_learning_rate(faces, monkeypatch):
 
 def test_load_or_train_caches_and_reloads(faces):
     cfg = get_preset("smoke")
-    first = vqvae.load_or_train_vqvae(cfg, faces.images, progress=False)
+    first = vqvae.load_or_train_vqvae(cfg, faces, progress=False)
     files = list((get_paths().cache / "vqvae").glob("*.pt"))
     assert len(files) == 1 and not list((get_paths().cache / "vqvae").glob("*.state.pt"))
-    second = vqvae.load_or_train_vqvae(cfg, faces.images, progress=False)
-    assert second.meta["history"] == first.meta["history"] and second.meta["epochs"] == cfg.vqvae_epochs
+    second = vqvae.load_or_train_vqvae(cfg, faces, progress=False)
+    assert second.meta["history"] == first.meta["history"] and second.meta["made_by"]["epochs"] == cfg.vqvae_epochs
     assert torch.equal(first.encode(faces.images), second.encode(faces.images))
 
 
 def test_a_shipped_model_is_taken_instead_of_training_and_checked(faces, monkeypatch, tmp_path):
     cfg = get_preset("smoke")
-    trained = vqvae.load_or_train_vqvae(cfg, faces.images, progress=False)
-    cached = vqvae.vqvae_checkpoint(cfg, faces.images)
+    trained = vqvae.load_or_train_vqvae(cfg, faces, progress=False)
+    cached = vqvae.vqvae_checkpoint(cfg, faces)
     monkeypatch.setenv("HAPPY_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HAPPY_CACHE_DIR", str(tmp_path / "fresh-cache"))
     shipped = tmp_path / "data" / "generators" / "vqvae" / cached.name
@@ -219,10 +221,108 @@ def test_a_shipped_model_is_taken_instead_of_training_and_checked(faces, monkeyp
         raise AssertionError("trained although the repository ships the model")
 
     monkeypatch.setattr(vqvae, "train_vqvae", no_training)
-    taken = vqvae.load_or_train_vqvae(cfg, faces.images, progress=False)
+    taken = vqvae.load_or_train_vqvae(cfg, faces, progress=False)
     assert torch.equal(taken.encode(faces.images), trained.encode(faces.images))
-    assert vqvae.vqvae_checkpoint(cfg, faces.images).read_bytes() == cached.read_bytes()  # now in the cache
-    vqvae.vqvae_checkpoint(cfg, faces.images).unlink()
+    assert vqvae.vqvae_checkpoint(cfg, faces).read_bytes() == cached.read_bytes()  # now in the cache
+    vqvae.vqvae_checkpoint(cfg, faces).unlink()
     shipped.write_bytes(cached.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(ValueError, match=f"{cached.name} does not match its checksum"):
-        vqvae.load_or_train_vqvae(cfg, faces.images, progress=False)
+        vqvae.load_or_train_vqvae(cfg, faces, progress=False)
+
+
+def _ship(model_path, data_dir):
+    """The repository's copy of a cached model, with its checksum, under another data folder."""
+    shipped = data_dir / "generators" / "vqvae" / model_path.name
+    shipped.parent.mkdir(parents=True)
+    shipped.write_bytes(model_path.read_bytes())
+    write_checksum(shipped)
+    return shipped
+
+
+def _no_training(*args, **kw):
+    raise AssertionError("trained although a model for these faces exists")
+
+
+def test_a_model_records_what_made_it_its_faces_pixels_and_its_fit(faces):
+    cfg = get_preset("smoke")
+    model = vqvae.load_or_train_vqvae(cfg, faces, progress=False)
+    meta = model.meta
+    assert meta["made_by"] == vqvae.vqvae_made_by(cfg, faces) and meta["made_by"]["faces"] == faces.spec
+    assert vqvae.vqvae_checkpoint(cfg, faces).name.startswith(f"smoke-w{cfg.vqvae_width}-seed0-")
+    assert meta["pixels"]["faces"] == len(faces) and compare_pixels(meta["pixels"], faces.images) is None
+    assert meta["fit"]["faces"] == len(faces) and meta["fit"]["latents"].shape == (len(faces), 8, 8)
+    assert meta["fit"]["psnr_db"] == pytest.approx(model.quality(faces.images)["psnr_db"])
+    assert meta["made_with"]["torch"] == str(torch.__version__) and meta["made_with"]["cpu"]
+
+
+def test_faces_one_level_off_in_a_few_pixels_still_take_the_shipped_model_and_say_so(faces, monkeypatch, tmp_path,
+                                                                                       capsys):
+    """Another CPU's renderer: the same spec, a few values rounded the other way. The shipped model is taken (no
+    training), after its fit is measured, and one line says how the pixels differ."""
+    cfg = get_preset("smoke")
+    made = vqvae.load_or_train_vqvae(cfg, faces, progress=False)
+    _ship(vqvae.vqvae_checkpoint(cfg, faces), tmp_path / "data")
+    monkeypatch.setenv("HAPPY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HAPPY_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    rounded = FaceDataset(images=faces.images.clone(), labels=faces.labels, spec=faces.spec)
+    for i, (c, y, x) in enumerate([(0, 10, 20), (1, 33, 40), (2, 50, 12)]):  # one value each in three faces
+        value = rounded.images[3 * i + 1, c, y, x]
+        rounded.images[3 * i + 1, c, y, x] = value + 1 if value < 255 else value - 1
+    monkeypatch.setattr(vqvae, "train_vqvae", _no_training)
+    taken = vqvae.load_or_train_vqvae(cfg, rounded, progress=False)
+    out = capsys.readouterr().out
+    assert "the repository ships this model" in out
+    assert f"3 of {len(faces)} faces differ in their pixels from those it was made from" in out
+    assert "moved by at most 1" in out and "100.00% of the latents the same): taking it" in out
+    assert all(torch.equal(a, b) for a, b in zip(taken.state_dict().values(), made.state_dict().values()))
+
+
+def test_faces_of_other_sizes_do_not_find_the_model(faces, monkeypatch):
+    cfg = get_preset("smoke")
+    vqvae.load_or_train_vqvae(cfg, faces, progress=False)
+    bigger = render_faces(len(faces) + 8, seed=21, progress=False)
+    assert bigger.spec != faces.spec
+    assert vqvae.vqvae_checkpoint(cfg, bigger) != vqvae.vqvae_checkpoint(cfg, faces)
+    assert vqvae.vqvae_checkpoint(cfg, faces.restricted()) != vqvae.vqvae_checkpoint(cfg, faces)
+    longer = cfg.replace(vqvae_epochs=cfg.vqvae_epochs + 1)
+    assert vqvae.vqvae_checkpoint(longer, faces) != vqvae.vqvae_checkpoint(cfg, faces)
+    monkeypatch.setattr(vqvae, "train_vqvae", _no_training)
+    with pytest.raises(AssertionError, match="trained although"):
+        vqvae.load_or_train_vqvae(cfg, bigger, progress=False)
+
+
+def test_a_model_that_does_not_fit_the_faces_is_an_error_with_the_retrain_command(faces, capsys):
+    """Other faces under the same spec (a changed drawing without a version bump): a clear error that names the
+    file, the measures and the command; never a silent training. The command then trains one that is taken."""
+    cfg = get_preset("smoke")
+    vqvae.load_or_train_vqvae(cfg, faces, progress=False)
+    path = vqvae.vqvae_checkpoint(cfg, faces)
+    other = render_faces(len(faces), seed=22, progress=False)
+    changed = FaceDataset(images=other.images, labels=other.labels, spec=faces.spec)
+    with pytest.raises(ValueError) as err:
+        vqvae.load_or_train_vqvae(cfg, changed, progress=False)
+    message = str(err.value)
+    assert f"{path} does not fit these faces: {len(faces)} of {len(faces)} faces differ" in message
+    assert "of the latents the same" in message
+    assert "python -m happy_utils pretrain --preset smoke --source synthetic --generator vqvae --retrain" in message
+    retrained = vqvae.load_or_train_vqvae(cfg, changed, progress=False, retrain=True)
+    assert compare_pixels(retrained.meta["pixels"], changed.images) is None
+    capsys.readouterr()
+    again = vqvae.load_or_train_vqvae(cfg, changed, progress=False)
+    assert again.meta["history"] == retrained.meta["history"] and capsys.readouterr().out == ""
+
+
+def test_the_shipped_laptop_models_are_found_by_what_makes_them():
+    """The names of the shipped models follow from the laptop preset's spec: a change to how a spec is written or
+    keyed would orphan them (and send every machine into an hour of training)."""
+    cfg = get_preset("laptop")
+    empty = FaceDataset(images=torch.empty(0, 3, 64, 64, dtype=torch.uint8), labels=torch.empty(0, dtype=torch.int64),
+                        spec=world_spec(cfg.train_size, SPLIT_SEEDS["train"]))
+    restricted = empty.restricted()
+    assert restricted.spec == "synthetic n=24000 seed=101 renderer=1 | level<=2"
+    shipped = repo_root() / "data" / "generators"
+    for kind in GENERATORS:
+        path = shipped / kind / GENERATORS[kind].checkpoint(cfg, restricted).name
+        assert path.exists(), f"no shipped {kind} named {path.name}"
+        meta = torch.load(path, weights_only=True)["meta"]
+        assert meta["made_by"]["faces"] == restricted.spec and meta["pixels"]["faces"] == 11_908

@@ -1,8 +1,13 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
-from happy_utils.data import world
+from happy_utils.config import repo_root
+from happy_utils.data import faces, world
 from happy_utils.images import to_uint8
 
 
@@ -97,3 +102,41 @@ def test_ingredients_vary_partly_independently():
 def test_unknown_ingredient_is_an_error():
     with pytest.raises(ValueError, match="mouth_width"):
         world.sample_faces(2, 0).with_ingredient("dimples", 1.0)
+
+
+PROBE = repo_root() / "data" / faces.PROBE_FILE
+
+
+def test_the_renderer_draws_the_probe_faces_as_its_version_stored_them():
+    diff = faces.check_renderer(PROBE)
+    assert diff.values == faces.PROBE_FACES * 3 * 64 * 64 and faces.within_rounding(diff), str(diff)
+
+
+def test_another_cpus_kernels_render_the_probe_within_rounding():
+    """torch's generic kernels instead of this CPU's vector units (another CPU, as far as one machine can show):
+    the renderer command passes, and says what kernels it ran."""
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
+    done = subprocess.run([sys.executable, "-m", "happy_utils", "renderer"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(DEFAULT)" in done.stdout and "within rounding" in done.stdout
+
+
+@pytest.mark.parametrize("constant, value", [("_TEETH", (0.96, 0.96, 0.92)), ("_MOUTH_V", 10.6)])
+def test_a_changed_drawing_is_beyond_rounding(monkeypatch, constant, value):
+    """Teeth 1% darker, or the mouth a tenth of a pixel lower: the probe no longer matches, so the version must be
+    bumped."""
+    monkeypatch.setattr(world, constant, value)
+    assert not faces.within_rounding(faces.check_renderer(PROBE))
+
+
+def test_a_probe_of_another_version_is_refused_with_the_command(monkeypatch):
+    monkeypatch.setattr(world, "RENDERER_VERSION", world.RENDERER_VERSION + 1)
+    with pytest.raises(ValueError, match="python -m happy_utils renderer --write"):
+        faces.check_renderer(PROBE)
+
+
+def test_the_probe_is_written_with_its_version(tmp_path, monkeypatch):
+    monkeypatch.setattr(world, "RENDERER_VERSION", 7)
+    faces.write_renderer_probe(tmp_path / "probe.npz")
+    assert faces.check_renderer(tmp_path / "probe.npz").differing == 0

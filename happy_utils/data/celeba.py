@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..config import SPLIT_SEEDS, Preset, get_paths
+from ..provenance import spec_key
 from .cropping import CropRecipe, crop_photos, load_crops
 from .faces import FaceDataset
 
@@ -123,4 +124,6 @@ def load_celeba(split: str, cfg: Preset, root: Path | None = None, recipe: CropR
     if not len(crops):
         raise ValueError(f"none of the {len(names)} {split} photos gave a face crop; see {crop_dir / 'report.json'}")
     labels = torch.tensor([levels[n] for n in crops.names], dtype=torch.int64)
-    return FaceDataset(images=crops.images, labels=labels)
+    spec = (f"celeba {split} n={len(crops.names)} crop={recipe.scale},{recipe.shift},{recipe.size} "
+            f"photos={spec_key(list(crops.names))} levels={spec_key(labels.tolist())}")
+    return FaceDataset(images=crops.images, labels=labels, spec=spec)

@@ -6,8 +6,6 @@ Why: every later stage (VQ-VAE, surrogate, loop, evaluation) needs the same thin
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import warnings
 import zipfile
@@ -19,7 +17,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..files import atomic_path
-from ..images import as_float, to_uint8
+from ..images import PixelDifference, as_float, pixel_difference, to_uint8
+from ..provenance import made_with, spec_key
 from . import world
 
 TARGET_LEVELS = (3, 4, 5)
@@ -27,12 +26,17 @@ TARGET_LEVELS = (3, 4, 5)
 
 @dataclass
 class FaceDataset:
-    """Faces and their smile levels. Synthetic faces also carry the true degree s and the smile ingredients."""
+    """Faces and their smile levels. Synthetic faces also carry the true degree s and the smile ingredients.
+
+    `spec` says what made them (source, size, seed, renderer version, then each selection, e.g. "| level<=2"): the key
+    of every model and cache made from them. None for faces of unknown origin, which nothing is cached for.
+    """
 
     images: torch.Tensor  # uint8 (N, 3, 64, 64)
     labels: torch.Tensor  # int64 (N,), smile level 0-5
     degree: torch.Tensor | None = None  # float32 (N,), true degree s in [0, 5] (synthetic only)
     ingredients: torch.Tensor | None = None  # float32 (N, 8) (synthetic only)
+    spec: str | None = None
 
     def __post_init__(self):
         if self.images.dtype != torch.uint8 or self.images.dim() != 4 or self.images.shape[1:] != (3, 64, 64):
@@ -44,24 +48,39 @@ class FaceDataset:
     def __len__(self) -> int:
         return len(self.images)
 
-    def subset(self, index) -> FaceDataset:
-        """The faces at `index` (indices, a slice or a boolean mask)."""
+    @property
+    def source(self) -> str | None:
+        """The data source the faces come from ('synthetic' or 'celeba'), the first word of their spec."""
+        return self.spec.split()[0] if self.spec else None
+
+    def subset(self, index, rule: str | None = None) -> FaceDataset:
+        """The faces at `index` (indices, a slice or a boolean mask). `rule` names the selection in the spec; without
+        it the spec names the selected positions by their hash."""
         if isinstance(index, np.ndarray):
             index = torch.from_numpy(index)
-        return FaceDataset(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[index]
-                              for f in fields(self)})
+        picked = {f.name: getattr(self, f.name)[index] for f in fields(self)
+                  if f.name != "spec" and getattr(self, f.name) is not None}
+        if self.spec is not None and rule is None:
+            rule = f"rows {spec_key(torch.arange(len(self))[index].tolist())}"
+        return FaceDataset(**picked, spec=None if self.spec is None else f"{self.spec} | {rule}")
 
     def restricted(self, max_label: int = world.RESTRICTED_MAX_LABEL) -> FaceDataset:
         """The paper's training split: only faces with smile level <= max_label."""
-        return self.subset(self.labels <= max_label)
+        return self.subset(self.labels <= max_label, rule=f"level<={max_label}")
 
     def target(self, levels: tuple[int, ...] = TARGET_LEVELS) -> FaceDataset:
         """The unseen happy faces (levels 3-5 by default), the FID target."""
-        return self.subset(torch.isin(self.labels, torch.tensor(levels)))
+        return self.subset(torch.isin(self.labels, torch.tensor(levels)),
+                           rule=f"levels {','.join(map(str, levels))}")
 
     def float_images(self) -> torch.Tensor:
         """Images as float32 in [0, 1], the models' input."""
         return as_float(self.images)
+
+
+def world_spec(n: int, seed: int) -> str:
+    """The spec of n synthetic faces of a seed: what makes them, whatever CPU renders them."""
+    return f"synthetic n={n} seed={seed} renderer={world.RENDERER_VERSION}"
 
 
 def render_faces(n: int, seed: int, batch: int = 2048, progress: bool = True) -> FaceDataset:
@@ -75,20 +94,14 @@ def render_faces(n: int, seed: int, batch: int = 2048, progress: bool = True) ->
         labels=torch.from_numpy(params.label),
         degree=torch.from_numpy(params.degree.astype(np.float32)),
         ingredients=torch.from_numpy(params.ingredients),
+        spec=world_spec(n, seed),
     )
-
-
-@functools.lru_cache(maxsize=1)
-def renderer_fingerprint() -> str:
-    """A hash of a few rendered faces: it changes whenever the renderer's output does, which makes a cache stale."""
-    probe = to_uint8(world.render(world.sample_faces(6, seed=12345)))
-    return hashlib.sha256(probe.numpy().tobytes()).hexdigest()[:16]
 
 
 def build_world(n: int, seed: int, cache_dir: Path, name: str = "faces") -> FaceDataset:
     """Render n faces of a seed, or load them from `cache_dir`; a corrupt or stale cache is rebuilt with a warning."""
     path = Path(cache_dir) / f"{name}-n{n}-seed{seed}.npz"
-    meta = {"n": n, "seed": seed, "renderer": renderer_fingerprint()}
+    meta = {"n": n, "seed": seed, "renderer": world.RENDERER_VERSION}
     if path.exists():
         try:
             with np.load(path) as z:
@@ -96,7 +109,7 @@ def build_world(n: int, seed: int, cache_dir: Path, name: str = "faces") -> Face
                 if stored == meta:
                     return FaceDataset(images=torch.from_numpy(z["images"]), labels=torch.from_numpy(z["labels"]),
                                        degree=torch.from_numpy(z["degree"]),
-                                       ingredients=torch.from_numpy(z["ingredients"]))
+                                       ingredients=torch.from_numpy(z["ingredients"]), spec=world_spec(n, seed))
             warnings.warn(f"stale face cache {path} (made for {stored}, needed {meta}); rebuilding it", stacklevel=2)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
             warnings.warn(f"corrupt face cache {path} ({type(err).__name__}: {err}); rebuilding it", stacklevel=2)
@@ -105,3 +118,40 @@ def build_world(n: int, seed: int, cache_dir: Path, name: str = "faces") -> Face
         np.savez(tmp, images=faces.images.numpy(), labels=faces.labels.numpy(), degree=faces.degree.numpy(),
                  ingredients=faces.ingredients.numpy(), meta=json.dumps(meta))
     return faces
+
+
+# ------------------------------------------------------------------------------------------- the renderer's probe
+
+PROBE_FILE = "renderer_probe.npz"  # in data/: the probe faces as the renderer of RENDERER_VERSION drew them
+PROBE_SEED, PROBE_FACES = 12345, 16
+#: How far another CPU may render the probe from the stored one: rounding moves a value across a level boundary now
+#: and then (measured: 53 of 146 million values, each by one level, between torch's AVX-512 and generic kernels);
+#: a change of the drawing moves thousands.
+ROUNDING = {"fraction": 1e-3, "largest": 2}
+
+
+def within_rounding(diff: PixelDifference) -> bool:
+    return diff.fraction <= ROUNDING["fraction"] and diff.largest <= ROUNDING["largest"]
+
+
+def probe_faces() -> torch.Tensor:
+    """The renderer's probe: a few faces of a fixed seed, as stored (uint8)."""
+    return render_faces(PROBE_FACES, PROBE_SEED, progress=False).images
+
+
+def write_renderer_probe(path: Path) -> None:
+    """Store the probe faces as this renderer draws them, with its version (after a bump of RENDERER_VERSION)."""
+    with atomic_path(Path(path)) as tmp:
+        np.savez_compressed(tmp, images=probe_faces().numpy(), meta=json.dumps(
+            {"renderer": world.RENDERER_VERSION, "seed": PROBE_SEED, "made_with": made_with()}))
+
+
+def check_renderer(path: Path) -> PixelDifference:
+    """How this machine's renderer draws the probe against the stored one; a clear error when the stored probe
+    belongs to another renderer version."""
+    with np.load(path) as z:
+        stored, meta = torch.from_numpy(z["images"]), json.loads(str(z["meta"]))
+    if meta["renderer"] != world.RENDERER_VERSION:
+        raise ValueError(f"{path} holds the probe of renderer version {meta['renderer']}, this is version "
+                         f"{world.RENDERER_VERSION}: write it anew with `python -m happy_utils renderer --write`")
+    return pixel_difference(probe_faces(), stored)

@@ -21,6 +21,11 @@ import torch
 
 from ..images import IMAGE_SIZE
 
+#: The version of the drawing. Caches and pretrained models are keyed by it (not by a hash of rendered pixels, which
+#: differ by a rounding step between CPUs): bump it whenever a change to this module changes what faces look like.
+#: `tests/test_world.py` holds the renderer to it: probe faces must match `data/renderer_probe.npz` up to rounding.
+RENDERER_VERSION = 1
+
 #: The smile ingredients, each in [0, 1]. "left" and "right" are as seen by the viewer (image left / right).
 INGREDIENTS: tuple[str, ...] = (
     "mouth_width",

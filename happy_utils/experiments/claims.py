@@ -263,8 +263,7 @@ def measure(plan: Plan, results: Path, measurer: SeedMeasurer | None = None) -> 
         "tradeoff": tradeoff(comparison),
         "ceiling": {v: ceiling(short[v], realism[v], plan.budget) for v in TESTED},
         "ceiling_long": {v: ceiling(records[v], realism[v], plan.long_budget) for v in PAIR},
-        "decoder_reach": {kind: decoder_reach(GENERATORS[kind].load_or_train(cfg, prepared.restricted.images,
-                                                                           progress=False),
+        "decoder_reach": {kind: decoder_reach(GENERATORS[kind].load_or_train(cfg, prepared.restricted, progress=False),
                                               prepared, n=min(200, cfg.fid_per_level)) for kind in ("vqvae", "vae")},
         "surrogate_reach": {v: surrogate_reach(short[v], training_best["best"]) for v in TESTED
                             if VARIANTS[v].proposer == "mio"},
@@ -293,7 +292,7 @@ def comparison_summary(plan: Plan, measured: dict[str, dict[int, dict]], measure
                    "near_duplicates": sum(m["near_duplicates"] for m in by_seed.values()),
                    "seconds_per_query": agg["seconds_per_query"], "paper": VARIANTS[v].paper,
                    "t": get_variant(v).t(plan.preset)}
-    draws = [sample(prepared.restricted, n, seed=i + 1) for i in range(len(plan.seeds))]
+    draws = [sample(prepared.restricted, n, seed=i + 1).images for i in range(len(plan.seeds))]
     training = {"fid": _fid_intervals([measurer.fids(x)[0] for x in draws]),
                 "realism_pass_fraction": float(np.mean(assess(prepared.realism, torch.cat(draws))["passed"]))}
     notes = sorted({note for by_seed in measured.values() for m in by_seed.values() for note in m["fid_notes"]})

@@ -115,7 +115,7 @@ def compare(cfg: Preset, folders: dict[str, Path], source: str, save_to: Path, b
     train = load_faces("train", cfg, source)
     n_generated = min(sum(len(i) for i in images.values()) for _, _, images in runs.values())
     generated = {v: torch.cat(list(images.values())) for v, (_, _, images) in runs.items()}
-    generated[TRAINING] = sample(train.restricted(), n_generated, seed=1)  # the data's own distance, same size
+    generated[TRAINING] = sample(train.restricted(), n_generated, seed=1).images  # the data's own distance, same size
     fids = fid_report(generated, fid_targets(train, cfg.fid_per_level), extractors(scorers, realism))
     rows = {}
     for v, (summary, records, images) in runs.items():

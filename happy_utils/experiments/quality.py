@@ -14,7 +14,7 @@ import torch
 
 from ..config import get_paths
 from ..data import world
-from ..data.faces import FaceDataset
+from ..data.faces import FaceDataset, world_spec
 from ..generators.vqvae import load_vqvae
 from ..scorers.distortions import DISTORTIONS, distort
 from ..scorers.fid import (Features, fid_table, frechet, inception_features, reference_features, smile_features,
@@ -26,13 +26,13 @@ FID_TARGETS = {"3-5": (3, 4, 5), "3": (3,), "4": (4,), "5": (5,)}
 CALIBRATION_SEED = 901  # the realism threshold's seed: eval-quality refuses it
 
 
-def sample(faces: FaceDataset, n: int, seed: int = 0) -> torch.Tensor:
-    """n of a data set's images, drawn without replacement, in their original order."""
+def sample(faces: FaceDataset, n: int, seed: int = 0) -> FaceDataset:
+    """n of a data set's faces, drawn without replacement, in their original order."""
     pick = np.sort(np.random.default_rng(seed).permutation(len(faces))[:n])
-    return faces.images[torch.from_numpy(pick)]
+    return faces.subset(torch.from_numpy(pick), rule=f"sample n={n} seed={seed}")
 
 
-def fid_targets(train: FaceDataset, n: int) -> dict[str, list[torch.Tensor]]:
+def fid_targets(train: FaceDataset, n: int) -> dict[str, list[FaceDataset]]:
     """n faces of each unseen level, and all of them together for "3-5" (their features are computed once)."""
     per_level = {level: sample(train.target((level,)), n, seed=level) for level in (3, 4, 5)}
     return {name: [per_level[level] for level in levels] for name, levels in FID_TARGETS.items()}
@@ -44,7 +44,7 @@ def extractors(scorers: dict, realism: RealismJudge | None) -> list[Features]:
         [smile_features(scorers)]
 
 
-def fid_report(generated: dict[str, torch.Tensor], targets: dict[str, list[torch.Tensor]], features: list[Features]
+def fid_report(generated: dict[str, torch.Tensor], targets: dict[str, list[FaceDataset]], features: list[Features]
                ) -> dict:
     """Every FID of every generated set against every target set, per extractor, with the extractors' names. A target
     with fewer than 2 faces (a small CelebA subset may lack a level) is left out, with a note."""
@@ -75,7 +75,8 @@ def evaluate_quality(realism: RealismJudge, seed: int, n: int = 200) -> dict:
     donors = world.render(world.sample_faces(n, seed + 1))
     reference = world.render(world.sample_faces(n, seed + 2))
     inception, world_feats = inception_features(), world_features(realism)
-    refs = {f.key: statistics(reference_features(reference, f)) for f in (inception, world_feats)}
+    refs = {f.key: statistics(reference_features(reference, f, f"{world_spec(n, seed + 2)} unquantised"))
+            for f in (inception, world_feats)}
 
     def measure(images: torch.Tensor) -> dict:
         report = realism.assess(images)

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..data.sources import load_faces
 from ..latents import LatentSet, label_latents
 from ..loop import SeedRun, run_loop, torch_threads
+from ..provenance import spec_key
 from ..scorers.base import SmileScorer
 from ..scorers.loading import load_scorers
 from .spec import RunSpec
@@ -28,7 +29,7 @@ def start_latents(spec: RunSpec, scorers: dict[str, SmileScorer]) -> LatentSet:
     the run's threads."""
     with torch_threads(spec.loop_config(spec.seeds[0]).threads):
         faces = load_faces("train", spec.preset, spec.source).restricted()
-        generator = spec.variant.load_generator(spec.preset, faces.images, progress=False)
+        generator = spec.variant.load_generator(spec.preset, faces, progress=False)
         latents = generator.encode(faces.images)
         labels = (label_latents(generator, latents, scorers["oracle"]) if spec.target == "decoded"
                   else scorers["oracle"].score(faces.images).degree.numpy())
@@ -65,7 +66,7 @@ def run_seed(spec: RunSpec, folder: Path, latent: LatentSet | None = None, score
     scorers = scorers if scorers is not None else load_scorers(spec.source)
     latent = latent if latent is not None else start_latents(spec, scorers)
     extra = {"preset": spec.preset.name, "source": spec.source, "variant": spec.variant.name,
-             spec.variant.generator: latent.generator.meta["data"]}
+             spec.variant.generator: spec_key(latent.generator.meta["made_by"])}
 
     def logged(record: dict) -> None:
         _log(log, f"query {record['index']}: score {record['score']:.3f}, {sum(record['times'].values()):.2f} s")

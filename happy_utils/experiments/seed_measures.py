@@ -64,13 +64,13 @@ class SeedMeasurer:
         self.fingerprints: dict[tuple, str] = {}
         raw = p.scorers["oracle"].score(p.restricted.images).degree.numpy()
         self.best = p.restricted.images[torch.from_numpy(np.argsort(-raw)[:DRIFT_BEST].copy())]
-        self.faces = sample(p.restricted, DRIFT_FACES, seed=7)
+        self.faces = sample(p.restricted, DRIFT_FACES, seed=7).images
         self.baseline = {"faces": DRIFT_FACES, "best": DRIFT_BEST, "best_raw_score": float(np.sort(raw)[::-1][
             :DRIFT_BEST].mean()), "best_reconstruction_score_pretrained": self.reconstruction_score(p.generator)}
 
     def pretrained(self, spec: RunSpec) -> Generator:
         """The generator the spec's seeds start from, as the runs load it (from the cache)."""
-        return spec.variant.load_generator(self.cfg, self.prepared.restricted.images, progress=False)
+        return spec.variant.load_generator(self.cfg, self.prepared.restricted, progress=False)
 
     def fingerprint(self, spec: RunSpec) -> str:
         key = (spec.variant.generator,)

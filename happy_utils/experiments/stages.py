@@ -103,7 +103,7 @@ def _prepare(cfg: Preset, source: str, kind: str, target: str, progress: bool, w
 
     with stage(kind, timings):
         held_out = valid.restricted()
-        model = GENERATORS[kind].load_or_train(cfg, restricted.images, progress=progress)
+        model = GENERATORS[kind].load_or_train(cfg, restricted, progress=progress)
         model_quality = model.quality(held_out.images, scorers)
         latents = model.encode(restricted.images)
         if kind == "vqvae":

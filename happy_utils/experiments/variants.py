@@ -9,27 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import torch
+from pathlib import Path
 
 from ..config import Preset
+from ..data.faces import FaceDataset
 from ..generators.base import Generator
 from ..generators.vae import BATCH_SIZE as VAE_BATCH_SIZE
-from ..generators.vae import load_or_train_vae
-from ..generators.vqvae import load_or_train_vqvae
+from ..generators.vae import load_or_train_vae, vae_checkpoint
+from ..generators.vqvae import load_or_train_vqvae, vqvae_checkpoint
 
 
 @dataclass(frozen=True)
 class GeneratorKind:
-    """How to get a pretrained generator of a kind for a preset, and the batch size of its fine-tunes."""
+    """How to get a pretrained generator of a kind for a preset, where it is cached, and the batch size of its
+    fine-tunes."""
 
-    load_or_train: Callable[..., Generator]  # (preset, images, progress=...) -> Generator
+    load_or_train: Callable[..., Generator]  # (preset, faces, progress=..., retrain=...) -> Generator
+    checkpoint: Callable[[Preset, FaceDataset], Path]
     batch_size: Callable[[Preset], int]
 
 
 GENERATORS = {
-    "vqvae": GeneratorKind(load_or_train_vqvae, lambda preset: preset.vqvae_batch_size),
-    "vae": GeneratorKind(load_or_train_vae, lambda preset: VAE_BATCH_SIZE),  # the paper's Table 7
+    "vqvae": GeneratorKind(load_or_train_vqvae, vqvae_checkpoint, lambda preset: preset.vqvae_batch_size),
+    "vae": GeneratorKind(load_or_train_vae, vae_checkpoint, lambda preset: VAE_BATCH_SIZE),  # the paper's Table 7
 }
 
 
@@ -55,8 +57,8 @@ class Variant:
         """What this variant's surrogate learns under a preset."""
         return self.target if self.target is not None else preset.surrogate_target
 
-    def load_generator(self, preset: Preset, images: torch.Tensor, progress: bool = True) -> Generator:
-        return GENERATORS[self.generator].load_or_train(preset, images, progress=progress)
+    def load_generator(self, preset: Preset, faces: FaceDataset, progress: bool = True) -> Generator:
+        return GENERATORS[self.generator].load_or_train(preset, faces, progress=progress)
 
 
 #: The paper's comparison (Figure 3: CelebA, 500 queries, 20 seeds), its Table 1 ablation over t (and t = 12), and a floor.

@@ -21,9 +21,11 @@ import torch
 from torch import nn
 from torch.utils.data import WeightedRandomSampler
 
-from ..config import get_paths
+from ..config import Preset, get_paths
+from ..data.faces import FaceDataset
 from ..files import atomic_path, verify_checksum
 from ..images import as_float
+from ..provenance import compare_pixels, made_with, record_pixels, spec_key
 
 M = TypeVar("M", bound=nn.Module)
 
@@ -106,6 +108,24 @@ def read_checkpoint(path: Path, fmt: str, what: str) -> dict:
 
 
 SHIPPED_DIR = "generators"  # data/generators/KIND/NAME: pretrained models the repository ships, with SHA256SUMS
+FIT_FACES = 256
+#: How close a model's fit to this machine's faces must stay to the fit recorded when it was made, when their pixels
+#: differ: every measure (PSNR, codes used, perplexity) within 1% of its recorded value, and 99% of the latent entries
+#: of the first faces the same (codes equal; continuous latents within 1e-3).
+FIT_TOLERANCE = {"relative": 0.01, "agreement": 0.99}
+
+
+def pretrained_path(kind: str, label: str, made_by: dict) -> Path:
+    """The cache file of a pretrained generator, `cache/KIND/LABEL-KEY.pt`, KEY the hash of what makes it."""
+    if made_by.get("faces") is None:
+        raise ValueError("a pretrained generator is cached under the spec of its training faces, and these have none: "
+                         "pass a FaceDataset from `load_faces` or `render_faces` (or a subset of one)")
+    return get_paths().cache / kind / f"{label}-{spec_key(made_by)}.pt"
+
+
+def retrain_command(preset: Preset, faces: FaceDataset, kind: str) -> str:
+    """The command that trains a generator of a kind for these faces anew, replacing the one in the cache."""
+    return f"python -m happy_utils pretrain --preset {preset.name} --source {faces.source} --generator {kind} --retrain"
 
 
 def shipped_model(path: Path) -> Path | None:
@@ -122,24 +142,69 @@ def shipped_model(path: Path) -> Path | None:
     return shipped
 
 
-def cached_or_trained(path: Path, wanted: dict, load: Callable[[Path], M], train: Callable[[Path], None]) -> M:
-    """The model cached at `path` if it was trained with the `wanted` settings (its meta), else the repository's
-    shipped copy of it (`shipped_model`), else a trained one.
+def measure_fit(model: nn.Module, images: torch.Tensor) -> dict:
+    """How a generator fits the first faces of its training set: its quality measures and their latent points."""
+    first = images[:FIT_FACES]
+    latents = model.encode(first).cpu()
+    return {"faces": len(first), **model.quality(first),
+            "latents": latents.short() if not latents.is_floating_point() else latents}  # codes < 2**15
+
+
+def fit_change(made: dict, now: dict) -> tuple[bool, str]:
+    """Whether a fit measured now stays within `FIT_TOLERANCE` of the one recorded when the model was made, and a
+    line that says both."""
+    measures = [k for k in made if k not in ("faces", "latents")]
+    same = torch.isclose(now["latents"].float(), made["latents"].float(), rtol=0, atol=1e-3)
+    agreement = float(same.float().mean())
+    fits = agreement >= FIT_TOLERANCE["agreement"] and all(
+        abs(now[k] - made[k]) <= FIT_TOLERANCE["relative"] * abs(made[k]) for k in measures)
+    told = ", ".join(f"{k} {now[k]:.4g} (made: {made[k]:.4g})" for k in measures)
+    return fits, f"on its first {now['faces']} faces {told}, {agreement:.2%} of the latents the same"
+
+
+def check_fit(model: nn.Module, images: torch.Tensor, path: Path, retrain_command: str) -> None:
+    """Take a pretrained model for these faces when their pixels are the recorded ones, or when they differ (another
+    CPU's rounding) and the model still fits them by measurement; say which in one line. A model that does not fit is
+    a clear error with the command that trains one: never a silent hour of training."""
+    differ = compare_pixels(model.meta["pixels"], images)
+    if differ is None:
+        return
+    fits, told = fit_change(model.meta["fit"], measure_fit(model, images))
+    if not fits:
+        raise ValueError(f"{path} does not fit these faces: {differ}; {told}. Within rounding each measure stays "
+                         f"within {FIT_TOLERANCE['relative']:.0%} and {FIT_TOLERANCE['agreement']:.0%} of the latents "
+                         f"the same, so the data changed (another renderer, other faces). Train a model for them "
+                         f"(it replaces this one in the cache): {retrain_command}")
+    print(f"{path.name}: {differ}; it fits them as when it was made ({told}): taking it", flush=True)
+
+
+def cached_or_trained(path: Path, made_by: dict, images: torch.Tensor, load: Callable[[Path], M],
+                      train: Callable[[Path], tuple[M, dict]], save: Callable[[M, Path, dict], None],
+                      retrain_command: str, retrain: bool = False) -> M:
+    """The model cached at `path` (named by `made_by`), else the repository's shipped copy of it
+    (`shipped_model`), each checked against these faces (`check_fit`); else, or with `retrain`, a trained one.
 
     `train(state_path)` trains from scratch (resuming from `state_path` if an earlier training was interrupted) and
-    saves the model to `path`; the state file is removed once the model is saved.
+    returns the model and its training's record; it is saved with what made it, the pixels of its faces and its fit
+    to them, and the state file is removed.
     """
-    shipped = None if path.exists() else shipped_model(path)
-    if shipped is not None:
-        with atomic_path(path) as tmp:
-            shutil.copyfile(shipped, tmp)
-    if path.exists():
-        model = load(path)
-        if all(model.meta.get(k) == v for k, v in wanted.items()):
-            return model
-        warnings.warn(f"{path} was trained with other settings ({model.meta}); training it again", stacklevel=3)
+    if not retrain:
+        shipped = None if path.exists() else shipped_model(path)
+        if shipped is not None:
+            with atomic_path(path) as tmp:
+                shutil.copyfile(shipped, tmp)
+            print(f"the repository ships this model: {shipped.name} copied into {path.parent}", flush=True)
+        if path.exists():
+            model = load(path)
+            if model.meta.get("made_by") == made_by:
+                check_fit(model, images, path, retrain_command)
+                return model
+            warnings.warn(f"{path} was made by {model.meta.get('made_by')}, not {made_by}; training it again",
+                          stacklevel=3)
     state = path.with_name(path.stem + ".state.pt")
-    train(state)
+    model, record = train(state)
+    save(model, path, {"made_by": made_by, **record, "pixels": record_pixels(images),
+                       "fit": measure_fit(model, images), "made_with": made_with()})
     state.unlink(missing_ok=True)
     return load(path)
 

@@ -12,7 +12,7 @@ Fine-tuning with rank weights goes through the same `sample_plan` as the VQ-VAE'
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -20,11 +20,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..config import Preset, get_paths
+from ..config import Preset
 from ..config import device as default_device
-from ..images import as_float, check_images, data_fingerprint
-from .training import (TrainResult, cached_or_trained, plan_fingerprint, psnr, read_checkpoint,
-                       resume_training, sample_plan, save_checkpoint, save_training_state, score_change)
+from ..data.faces import FaceDataset
+from ..images import as_float, check_images
+from .training import (TrainResult, cached_or_trained, plan_fingerprint, pretrained_path, psnr, read_checkpoint,
+                       resume_training, retrain_command, sample_plan, save_checkpoint, save_training_state,
+                       score_change)
 
 CHECKPOINT_FORMAT = "happy-vae-v1"
 BATCH_SIZE, LR = 64, 1e-4  # Table 7
@@ -174,17 +176,30 @@ def load_vae(path: Path, dev: torch.device | None = None) -> VAE:
     return model.to(dev or default_device()).eval()
 
 
-def load_or_train_vae(preset: Preset, images: torch.Tensor, seed: int = 0, progress: bool = True) -> VAE:
-    """The preset's pretrained VAE for these (restricted training) images: from the cache, resumed, or trained."""
-    cfg = VAEConfig(width=preset.vae_width)
-    wanted = {"data": data_fingerprint(images), "epochs": preset.vae_epochs, "seed": seed}
-    path = get_paths().cache / "vae" / f"{preset.name}-w{cfg.width}-{wanted['data']}-seed{seed}.pt"
+def vae_made_by(preset: Preset, faces: FaceDataset, seed: int = 0) -> dict:
+    """What makes the preset's pretrained VAE: its faces' spec, its config and Table 7's training settings."""
+    return {"faces": faces.spec, "model": asdict(VAEConfig(width=preset.vae_width)), "epochs": preset.vae_epochs,
+            "batch_size": BATCH_SIZE, "lr": LR, "anneal": True, "seed": seed}
 
-    def train(state: Path) -> None:
+
+def vae_checkpoint(preset: Preset, faces: FaceDataset, seed: int = 0) -> Path:
+    """The cache file of the preset's VAE for these faces, named by what makes it (`vae_made_by`)."""
+    return pretrained_path("vae", f"{preset.name}-w{preset.vae_width}-seed{seed}", vae_made_by(preset, faces, seed))
+
+
+def load_or_train_vae(preset: Preset, faces: FaceDataset, seed: int = 0, progress: bool = True,
+                      retrain: bool = False) -> VAE:
+    """The preset's pretrained VAE for these (restricted training) faces: from the cache, the repository's shipped
+    copy, resumed, or trained (`retrain`: trained even though one exists)."""
+    made_by = vae_made_by(preset, faces, seed)
+    cfg = VAEConfig(**made_by["model"])
+
+    def train(state: Path) -> tuple[VAE, dict]:
         torch.manual_seed(seed)
         model = VAE(cfg).to(default_device())
-        result = train_vae(model, images, preset.vae_epochs, seed=seed, state_path=state, progress=progress,
+        result = train_vae(model, faces.images, preset.vae_epochs, seed=seed, state_path=state, progress=progress,
                            desc=f"training VAE ({preset.name})")
-        save_vae(model, path, meta={**wanted, "history": result.history, "seconds": round(result.seconds, 1)})
+        return model, {"history": result.history, "seconds": round(result.seconds, 1)}
 
-    return cached_or_trained(path, wanted, load_vae, train)
+    return cached_or_trained(vae_checkpoint(preset, faces, seed), made_by, faces.images, load_vae, train, save_vae,
+                             retrain_command=retrain_command(preset, faces, "vae"), retrain=retrain)

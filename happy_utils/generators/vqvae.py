@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -19,14 +19,17 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..config import Preset, get_paths
+from ..config import Preset
 from ..config import device as default_device
-from ..images import as_float, check_images, data_fingerprint
-from .training import (TrainResult, cached_or_trained, plan_fingerprint, psnr, read_checkpoint,
-                       resume_training, sample_plan, save_checkpoint, save_training_state, score_change)
+from ..data.faces import FaceDataset
+from ..images import as_float, check_images
+from .training import (TrainResult, cached_or_trained, plan_fingerprint, pretrained_path, psnr, read_checkpoint,
+                       resume_training, retrain_command, sample_plan, save_checkpoint, save_training_state,
+                       score_change)
 
 LATENT_SIZE = 8
 CHECKPOINT_FORMAT = "happy-vqvae-v1"
+LR = 1e-3  # Adam's learning rate (paper appendix A.3)
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,7 @@ def train_step(model: VQVAE, opt: torch.optim.Optimizer, x: torch.Tensor
     return {"loss": loss, "recon": rec_loss, "vq": vq_loss}, codes, z
 
 
-def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: int = 128, lr: float = 1e-3,
+def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: int = 128, lr: float = LR,
                 weights: torch.Tensor | None = None, seed: int = 0, state_path: Path | None = None,
                 reseed_every: int | None = 50, log_every: int = 10, save_every: int = 200, cosine: bool = False,
                 progress: bool = True, desc: str = "VQ-VAE") -> TrainResult:
@@ -296,25 +299,32 @@ def codebook_stats(codes: torch.Tensor, num_codes: int = 256) -> dict[str, float
     return {"codes_used": int((counts > 0).sum()), "perplexity": float(entropy.exp())}
 
 
-def vqvae_checkpoint(preset: Preset, images: torch.Tensor, seed: int = 0) -> Path:
-    """The cache file of the preset's VQ-VAE for these images: named by the preset, width, data and seed."""
-    return get_paths().cache / "vqvae" / f"{preset.name}-w{preset.vqvae_width}-{data_fingerprint(images)}-seed{seed}.pt"
+def vqvae_made_by(preset: Preset, faces: FaceDataset, seed: int = 0) -> dict:
+    """What makes the preset's pretrained VQ-VAE: its faces' spec, its config and its training settings."""
+    return {"faces": faces.spec, "model": asdict(VQVAEConfig(width=preset.vqvae_width)), "epochs": preset.vqvae_epochs,
+            "batch_size": preset.vqvae_batch_size, "lr": LR, "cosine": True, "seed": seed}
 
 
-def load_or_train_vqvae(preset: Preset, images: torch.Tensor, seed: int = 0, progress: bool = True) -> VQVAE:
-    """The preset's pretrained VQ-VAE for these (restricted training) images: from the cache (`vqvae_checkpoint`),
-    resumed, or trained. An interrupted training resumes from its state file."""
-    cfg = VQVAEConfig(width=preset.vqvae_width)
-    wanted = {"data": data_fingerprint(images), "epochs": preset.vqvae_epochs, "batch_size": preset.vqvae_batch_size,
-              "seed": seed}
-    path = vqvae_checkpoint(preset, images, seed)
+def vqvae_checkpoint(preset: Preset, faces: FaceDataset, seed: int = 0) -> Path:
+    """The cache file of the preset's VQ-VAE for these faces, named by what makes it (`vqvae_made_by`)."""
+    return pretrained_path("vqvae", f"{preset.name}-w{preset.vqvae_width}-seed{seed}",
+                           vqvae_made_by(preset, faces, seed))
 
-    def train(state: Path) -> None:
+
+def load_or_train_vqvae(preset: Preset, faces: FaceDataset, seed: int = 0, progress: bool = True,
+                        retrain: bool = False) -> VQVAE:
+    """The preset's pretrained VQ-VAE for these (restricted training) faces: from the cache (`vqvae_checkpoint`),
+    the repository's shipped copy, resumed, or trained (`retrain`: trained even though one exists)."""
+    made_by = vqvae_made_by(preset, faces, seed)
+    cfg = VQVAEConfig(**made_by["model"])
+
+    def train(state: Path) -> tuple[VQVAE, dict]:
         torch.manual_seed(seed)
         model = VQVAE(cfg).to(default_device())
-        result = train_vqvae(model, images, preset.vqvae_epochs, preset.vqvae_batch_size, seed=seed, state_path=state,
-                             cosine=True, progress=progress, desc=f"training VQ-VAE ({preset.name})")
-        save_vqvae(model, path, meta={**wanted, "history": result.history, "seconds": round(result.seconds, 1),
-                                      "reseeded": result.reseeded})
+        result = train_vqvae(model, faces.images, preset.vqvae_epochs, preset.vqvae_batch_size, lr=LR, seed=seed,
+                             state_path=state, cosine=True, progress=progress, desc=f"training VQ-VAE ({preset.name})")
+        return model, {"history": result.history, "seconds": round(result.seconds, 1), "reseeded": result.reseeded}
 
-    return cached_or_trained(path, wanted, lambda p: load_vqvae(p, expected=cfg), train)
+    return cached_or_trained(vqvae_checkpoint(preset, faces, seed), made_by, faces.images,
+                             lambda p: load_vqvae(p, expected=cfg), train, save_vqvae,
+                             retrain_command=retrain_command(preset, faces, "vqvae"), retrain=retrain)

@@ -6,7 +6,7 @@ against each degree alone (its Figure 3b). The FID of every table is the real on
 (`scorers.inception`). Two more distances stand beside it, each labelled: the *world FID* on the features of the
 realism inverse network (trained to read the whole synthetic face), and the distance on the judge's features (on
 CelebA: the predictor's), which reads smiles more than faces. InceptionV3 costs about 5.7 GFLOPs an image, so the
-statistics of the reference sets are computed once and cached beside a fingerprint of their images.
+statistics of the reference sets are computed once and cached under the spec of their faces (what made them).
 """
 
 from __future__ import annotations
@@ -19,12 +19,17 @@ import torch
 
 from ..config import get_paths
 from ..config import device as default_device
+from ..data.faces import FaceDataset
 from ..files import atomic_path
-from ..images import as_float, check_images, data_fingerprint, to_uint8
+from ..images import as_float, check_images, to_uint8
+from ..provenance import compare_pixels, record_pixels, spec_key
 from .inception import inception_pool3
 
 EPS = 1e-6  # pytorch-fid's offset for a singular covariance product
 SINGULAR = 1e-12  # eigenvalue ratio below which the product counts as singular (float64 round-off)
+#: When a cached reference set's pixels differ from this machine's (another CPU's rounding), the features of its first
+#: faces are computed again: within this tolerance the cache is taken, else the set's features are recomputed.
+RECHECK_FACES, RECHECK_TOLERANCE = 4, {"rtol": 1e-3, "atol": 1e-3}
 
 
 class Features:
@@ -116,27 +121,46 @@ def frechet(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.nda
     return Frechet(value=value, singular=singular)
 
 
-def reference_features(images: torch.Tensor, extractor: Features) -> np.ndarray:
-    """The features of a reference set, computed once and cached under the fingerprint of its images."""
-    key = f"{extractor.key}-{data_fingerprint(to_uint8(as_float(images)))}-{len(images)}"
-    path = get_paths().cache / "fid" / f"{key}.npz"
+def reference_features(images: torch.Tensor, extractor: Features, spec: str) -> np.ndarray:
+    """The features of a reference set, computed once and cached under `spec` (what made its faces, e.g. a
+    `FaceDataset.spec`) with a record of their pixels: when this machine's pixels differ, the features of the first
+    faces are computed again and compared (`RECHECK_TOLERANCE`), and the difference is said in one line."""
+    if not spec:
+        raise ValueError("a reference set's features are cached under the spec of its faces, and these have none: "
+                         "pass faces from `load_faces` or `render_faces` (or a subset of them)")
+    made_by = {"faces": spec, "n": len(images), "extractor": extractor.name}
+    path = get_paths().cache / "fid" / f"{extractor.key}-{spec_key(made_by)}.npz"
+    stored = to_uint8(as_float(images))
     if path.exists():
         with np.load(path) as z:
-            if json.loads(str(z["meta"])) == {"key": key, "extractor": extractor.name}:
-                return z["features"]
+            meta, features = json.loads(str(z["meta"])), z["features"]
+            pixels = {**meta.pop("pixels"), "hash": torch.from_numpy(z["hash"]), "sum": torch.from_numpy(z["sum"])}
+        if meta == made_by:
+            differ = compare_pixels(pixels, stored)
+            if differ is None:
+                return features
+            again = extractor(images[:RECHECK_FACES])
+            if np.allclose(again, features[:RECHECK_FACES], **RECHECK_TOLERANCE):
+                print(f"{path.name}: {differ}; the features of its first {len(again)} faces are the same within "
+                      f"{RECHECK_TOLERANCE}: taking it", flush=True)
+                return features
+            print(f"{path.name}: {differ}, and their features moved: computing them again", flush=True)
     features = extractor(images)
+    pixels = record_pixels(stored)
     with atomic_path(path) as tmp:
-        np.savez(tmp, features=features, meta=json.dumps({"key": key, "extractor": extractor.name}))
+        np.savez(tmp, features=features, hash=pixels.pop("hash").numpy(), sum=pixels.pop("sum").numpy(),
+                 meta=json.dumps({**made_by, "pixels": pixels}))
     return features
 
 
-def fid_table(generated: dict[str, torch.Tensor], targets: dict[str, list[torch.Tensor]], extractor: Features,
+def fid_table(generated: dict[str, torch.Tensor], targets: dict[str, list[FaceDataset]], extractor: Features,
               roots: dict | None = None) -> tuple[dict[str, dict[str, float]], list[str]]:
     """FID of every generated set against every target set, {generated: {target: FID}}, and notes on the pairs whose
     covariance product was singular. A target is a list of image sets (e.g. one per smile level), whose cached
     features are pooled. `roots`: a dict kept across calls with the same targets and extractor, so that their square
     roots are computed once (see `frechet`)."""
-    refs = {name: statistics(np.concatenate([reference_features(part, extractor) for part in parts]), repr(name))
+    refs = {name: statistics(np.concatenate([reference_features(part.images, extractor, part.spec) for part in parts]),
+                             repr(name))
             for name, parts in targets.items()}
     roots = {} if roots is None else roots
     for target in refs:
