@@ -10,7 +10,7 @@ from happy_utils.records import RunDir
 
 
 def _records(codes, scores):
-    return [{"code": c, "score": s} for c, s in zip(codes, scores)]
+    return [{"code": c, "score": s, "base_index": i} for i, (c, s) in enumerate(zip(codes, scores))]
 
 
 def test_runs_that_part_at_a_query_are_compared_query_by_query():
@@ -18,6 +18,7 @@ def test_runs_that_part_at_a_query_are_compared_query_by_query():
     mine = _records([[1, 2], [3, 4], [5, 7]], [1.0, 2.0 + 1e-7, 2.5])
     report = compare_records(mine, committed)
     assert report["queries"] == 3 and report["codes_equal"] == 2 and report["first_different"] == 2
+    assert report["bases_equal"] == 3 and report["cells_different"] == pytest.approx(1 / 3)
     assert report["score_gap_same_codes"] == pytest.approx(1e-7, rel=1e-3)
     assert report["topk"] == {"top1": {"rerun": 2.5, "committed": 3.0}}  # only the first 3 committed queries count
     same = compare_records(committed, committed)
@@ -37,7 +38,8 @@ def test_a_committed_smoke_seed_is_rerun_and_matches(tmp_path):
     report = reproduce(cfg, "synthetic", "vqvae-wr", 0, 2, 1, tmp_path / "results", tmp_path / "rerun")
     assert report["codes_equal"] == 2 and report["first_different"] is None
     assert json.loads((tmp_path / "rerun" / "reproduction.json").read_text()) == report
-    assert "codes equal to the committed run's: 2 of 2" in describe(report)
+    assert "codes equal: 2 of 2" in describe(report) and "base faces equal to the committed run's: 2 of 2" in \
+        describe(report)
     with pytest.raises(ValueError, match="the committed seed has 3"):
         reproduce(cfg, "synthetic", "vqvae-wr", 0, 4, 1, tmp_path / "results", tmp_path / "rerun")
     with pytest.raises(FileNotFoundError, match="no committed measures of vqvae-nowr seed 0"):

@@ -32,12 +32,15 @@ def committed_seed(results: Path, variant: str, seed: int) -> dict:
 
 
 def compare_records(mine: list[dict], committed: list[dict]) -> dict:
-    """Query by query: how many codes are equal, where the runs first part, how far the scores and Top-K differ."""
+    """Query by query: how many start from the same base face, how many codes are equal (and how many cells differ
+    on average), where the runs first part, how far the scores and Top-K differ."""
     n = len(mine)
     equal = [r["code"] == c["code"] for r, c in zip(mine, committed)]
+    cells = [sum(a != b for a, b in zip(r["code"], c["code"])) for r, c in zip(mine, committed)]
     scores = np.array([r["score"] for r in mine]), np.array([c["score"] for c in committed[:n]])
     same = np.array(equal)
-    return {"queries": n, "codes_equal": int(same.sum()),
+    return {"queries": n, "bases_equal": sum(r["base_index"] == c["base_index"] for r, c in zip(mine, committed)),
+            "codes_equal": int(same.sum()), "cells_different": float(np.mean(cells)),
             "first_different": None if all(equal) else equal.index(False),
             "score_gap_same_codes": float(np.abs(scores[0] - scores[1])[same].max()) if same.any() else None,
             "topk": {f"top{k}": {"rerun": metrics.kth_best(scores[0], k), "committed": metrics.kth_best(scores[1], k)}
@@ -64,8 +67,11 @@ def describe(report: dict) -> str:
     m = report["machine"]
     lines = [f"{report['variant']} seed {report['seed']}, {report['queries']} queries on {m['cpu']} "
              f"({m['cpu_capability']} kernels, torch {m['torch']}, {report['threads']} thread(s)):",
-             f"  codes equal to the committed run's: {report['codes_equal']} of {report['queries']}"
-             + ("" if report["first_different"] is None else f"; the first different query is {report['first_different']}")]
+             f"  base faces equal to the committed run's: {report['bases_equal']} of {report['queries']}",
+             f"  codes equal: {report['codes_equal']} of {report['queries']}"
+             + ("" if report["first_different"] is None else
+                f"; the first different query is {report['first_different']}; "
+                f"{report['cells_different']:.1f} of 64 cells differ on average")]
     if report["score_gap_same_codes"] is not None:
         lines.append(f"  largest oracle score gap where the codes are equal: {report['score_gap_same_codes']:.2e}")
     lines += [f"  {k}: {v['rerun']:.4f} here, {v['committed']:.4f} committed ({v['rerun'] - v['committed']:+.4f})"

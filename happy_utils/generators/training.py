@@ -1,5 +1,6 @@
 """What every generator's training shares: the sampling plan (weighted retraining's sampler), resumable state,
-checkpoints with their config, a cache of pretrained models, and the reconstruction measures.
+checkpoints with their config, a cache of pretrained models keyed by what made them (`provenance`) and checked
+against this machine's faces by measurement, and the reconstruction measures.
 
 Why: the VQ-VAE and the VAE baseline are trained, fine-tuned on rank-weighted data, interrupted, resumed and cached in
 exactly the same way; only their losses differ. Keeping the shared part here means both baselines of the paper's
@@ -113,6 +114,7 @@ FIT_FACES = 256
 #: differ: every measure (PSNR, codes used, perplexity) within 1% of its recorded value, and 99% of the latent entries
 #: of the first faces the same (codes equal; continuous latents within 1e-3).
 FIT_TOLERANCE = {"relative": 0.01, "agreement": 0.99}
+_FITTING: set[tuple[str, str]] = set()  # (model, how the faces differ) found to fit in this process: said once
 
 
 def pretrained_path(kind: str, label: str, made_by: dict) -> Path:
@@ -162,27 +164,29 @@ def fit_change(made: dict, now: dict) -> tuple[bool, str]:
     return fits, f"on its first {now['faces']} faces {told}, {agreement:.2%} of the latents the same"
 
 
-def check_fit(model: nn.Module, images: torch.Tensor, path: Path, retrain_command: str) -> None:
+def check_fit(model: nn.Module, images: torch.Tensor, path: Path, command: str) -> None:
     """Take a pretrained model for these faces when their pixels are the recorded ones, or when they differ (another
     CPU's rounding) and the model still fits them by measurement; say which in one line. A model that does not fit is
     a clear error with the command that trains one: never a silent hour of training."""
     differ = compare_pixels(model.meta["pixels"], images)
-    if differ is None:
+    if differ is None or (str(path), differ) in _FITTING:
         return
     fits, told = fit_change(model.meta["fit"], measure_fit(model, images))
     if not fits:
         raise ValueError(f"{path} does not fit these faces: {differ}; {told}. Within rounding each measure stays "
                          f"within {FIT_TOLERANCE['relative']:.0%} and {FIT_TOLERANCE['agreement']:.0%} of the latents "
                          f"the same, so the data changed (another renderer, other faces). Train a model for them "
-                         f"(it replaces this one in the cache): {retrain_command}")
+                         f"(it replaces this one in the cache): {command}")
     print(f"{path.name}: {differ}; it fits them as when it was made ({told}): taking it", flush=True)
+    _FITTING.add((str(path), differ))
 
 
 def cached_or_trained(path: Path, made_by: dict, images: torch.Tensor, load: Callable[[Path], M],
                       train: Callable[[Path], tuple[M, dict]], save: Callable[[M, Path, dict], None],
-                      retrain_command: str, retrain: bool = False) -> M:
+                      command: str, retrain: bool = False) -> M:
     """The model cached at `path` (named by `made_by`), else the repository's shipped copy of it
-    (`shipped_model`), each checked against these faces (`check_fit`); else, or with `retrain`, a trained one.
+    (`shipped_model`), each checked against these faces (`check_fit`, `command` trains one anew); else, or with
+    `retrain`, a trained one.
 
     `train(state_path)` trains from scratch (resuming from `state_path` if an earlier training was interrupted) and
     returns the model and its training's record; it is saved with what made it, the pixels of its faces and its fit
@@ -197,7 +201,7 @@ def cached_or_trained(path: Path, made_by: dict, images: torch.Tensor, load: Cal
         if path.exists():
             model = load(path)
             if model.meta.get("made_by") == made_by:
-                check_fit(model, images, path, retrain_command)
+                check_fit(model, images, path, command)
                 return model
             warnings.warn(f"{path} was made by {model.meta.get('made_by')}, not {made_by}; training it again",
                           stacklevel=3)

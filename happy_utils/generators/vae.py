@@ -202,4 +202,4 @@ def load_or_train_vae(preset: Preset, faces: FaceDataset, seed: int = 0, progres
         return model, {"history": result.history, "seconds": round(result.seconds, 1)}
 
     return cached_or_trained(vae_checkpoint(preset, faces, seed), made_by, faces.images, load_vae, train, save_vae,
-                             retrain_command=retrain_command(preset, faces, "vae"), retrain=retrain)
+                             command=retrain_command(preset, faces, "vae"), retrain=retrain)

@@ -327,4 +327,4 @@ def load_or_train_vqvae(preset: Preset, faces: FaceDataset, seed: int = 0, progr
 
     return cached_or_trained(vqvae_checkpoint(preset, faces, seed), made_by, faces.images,
                              lambda p: load_vqvae(p, expected=cfg), train, save_vqvae,
-                             retrain_command=retrain_command(preset, faces, "vqvae"), retrain=retrain)
+                             command=retrain_command(preset, faces, "vqvae"), retrain=retrain)
