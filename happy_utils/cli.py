@@ -201,11 +201,11 @@ def _renderer(args: argparse.Namespace) -> None:
         write_renderer_probe(path)
         print(f"wrote the probe faces of renderer version {RENDERER_VERSION} to {path}")
         return
-    diff = check_renderer(path)
+    diff, machine = check_renderer(path), made_with()
     verdict = ("within rounding: caches and shipped models of renderer version {v} are taken here" if
                within_rounding(diff) else "beyond rounding: the drawing changed; bump RENDERER_VERSION in "
                "happy_utils/data/world.py and write the probe anew (--write)").format(v=RENDERER_VERSION)
-    print(f"renderer version {RENDERER_VERSION} on {made_with()['cpu']} ({made_with()['cpu_capability']}) against "
+    print(f"renderer version {RENDERER_VERSION} on {machine['cpu']} ({machine['cpu_capability']}) against "
           f"{path.name}: {diff}; {verdict}")
     if not within_rounding(diff):
         sys.exit(1)

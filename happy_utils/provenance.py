@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 
-def spec_key(spec: dict | str) -> str:
+def spec_key(spec: dict | list | str) -> str:
     """A short hash of a specification (JSON of names, integers, strings and configured constants; no computed
     floats), the name of what it makes."""
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
