@@ -56,7 +56,6 @@ def test_the_constraints_pin_every_dependency_within_pyproject_bounds():
     """`pip install -e . -c constraints.txt` must be satisfiable: every direct dependency of the package and its
     extras is pinned, at a version its bound admits."""
     import tomllib
-
     from packaging.requirements import Requirement
 
     from happy_utils.config import repo_root

@@ -4,7 +4,12 @@ import pytest
 
 from happy_utils.config import get_preset
 from happy_utils.experiments.compare import run_specs
-from happy_utils.experiments.reproduce import committed_seed, compare_records, describe, reproduce
+from happy_utils.experiments.reproduce import (
+    committed_seed,
+    compare_records,
+    describe,
+    reproduce,
+)
 from happy_utils.experiments.spec import RunSpec
 from happy_utils.records import RunDir
 

@@ -117,7 +117,7 @@ def test_another_cpus_kernels_render_the_probe_within_rounding():
     the renderer command passes, and says what kernels it ran."""
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
     done = subprocess.run([sys.executable, "-m", "happy_utils", "renderer"], env=env, capture_output=True, text=True,
-                          timeout=300)
+                          check=False, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "(DEFAULT)" in done.stdout and "within rounding" in done.stdout
 

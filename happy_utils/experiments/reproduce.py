@@ -65,13 +65,13 @@ def reproduce(preset: Preset, source: str, variant: str, seed: int, queries: int
 def describe(report: dict) -> str:
     """The reproduction in a few lines."""
     m = report["machine"]
-    lines = [f"{report['variant']} seed {report['seed']}, {report['queries']} queries on {m['cpu']} "
-             f"({m['cpu_capability']} kernels, torch {m['torch']}, {report['threads']} thread(s)):",
+    parted = ("" if report["first_different"] is None else
+              f"; the first different query is {report['first_different']}; "
+              f"{report['cells_different']:.1f} of 64 cells differ on average")
+    lines = [(f"{report['variant']} seed {report['seed']}, {report['queries']} queries on {m['cpu']} "
+              f"({m['cpu_capability']} kernels, torch {m['torch']}, {report['threads']} thread(s)):"),
              f"  base faces equal to the committed run's: {report['bases_equal']} of {report['queries']}",
-             f"  codes equal: {report['codes_equal']} of {report['queries']}"
-             + ("" if report["first_different"] is None else
-                f"; the first different query is {report['first_different']}; "
-                f"{report['cells_different']:.1f} of 64 cells differ on average")]
+             f"  codes equal: {report['codes_equal']} of {report['queries']}{parted}"]
     if report["score_gap_same_codes"] is not None:
         lines.append(f"  largest oracle score gap where the codes are equal: {report['score_gap_same_codes']:.2e}")
     lines += [f"  {k}: {v['rerun']:.4f} here, {v['committed']:.4f} committed ({v['rerun'] - v['committed']:+.4f})"
