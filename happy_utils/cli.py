@@ -25,7 +25,7 @@ from .data.world import RENDERER_VERSION
 from .experiments.claims import Plan, interim, measure, run_claims
 from .experiments.claims_report import README_RESULTS, write_report
 from .experiments.compare import comparison_specs, run_comparison
-from .experiments.fanout import default_workers
+from .experiments.fanout import JobsFailed, default_workers
 from .experiments.reproduce import describe, reproduce
 from .experiments.run import run_experiment
 from .experiments.spec import RunSpec
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
     matplotlib.use("Agg")  # the command line draws into files only
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as err:  # RunDirError is a ValueError
+    except (ValueError, FileNotFoundError, JobsFailed) as err:  # RunDirError is a ValueError
         sys.exit(f"error: {err}")
 
 

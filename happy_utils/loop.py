@@ -232,13 +232,17 @@ def _run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileSc
               extra_config: dict | None, progress: bool, on_query: Callable[[dict], None] | None) -> SeedRun:
     if cfg.target != latent.target:
         raise ValueError(f"the loop's target {cfg.target!r} differs from the latent set's {latent.target!r}")
-    run = RunDir(run_dir, {"loop": asdict(cfg), **(extra_config or {})})
+    with RunDir(run_dir, {"loop": asdict(cfg), **(extra_config or {})}) as run:
+        return _resume_loop(run, latent, cfg, oracle, judge, progress, on_query)
+
+
+def _resume_loop(run: RunDir, latent: LatentSet, cfg: LoopConfig, oracle: SmileScorer, judge: SmileScorer | None,
+                 progress: bool, on_query: Callable[[dict], None] | None) -> SeedRun:
     generator = copy.deepcopy(latent.generator)
     proposer = cfg.make_proposer()
     data = LoopData(latent, oracle.score(latent.faces.images).degree.numpy().astype(np.float64))
-    state = run.load_state() or {"done": 0, "retrains": 0, "last_retrain_at": 0}
+    state = run.resume() or {"done": 0, "retrains": 0, "last_retrain_at": 0, "records": []}
     done = state["done"]
-    run.keep_records(done)
     if done:
         generator.load_state_dict(state["generator"])
         for image, value, latent_point in zip(state["query_images"], state["query_values"], state["query_latents"]):
@@ -248,9 +252,9 @@ def _run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileSc
     bar = tqdm(range(done, cfg.budget), desc=f"seed {cfg.seed}", initial=done, total=cfg.budget, disable=not progress)
     for q in bar:
         record = iteration(q, cfg, generator, proposer, data, state, oracle, judge)
-        run.append(record)
         state.update(done=q + 1, generator=generator.state_dict(), query_images=data.query_images,
-                     query_values=data.query_values, query_latents=data.query_latents)
+                     query_values=data.query_values, query_latents=data.query_latents,
+                     records=state["records"] + [record])
         run.save_state(state)
         if on_query is not None:
             on_query(record)

@@ -13,3 +13,19 @@ def isolated_folders(tmp_path, monkeypatch):
     monkeypatch.delenv("HAPPY_CELEBA_DIR", raising=False)
     return tmp_path
 
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    """The synthetic world's shipped black box."""
+    from happy_utils.scorers.loading import load_scorer
+
+    return load_scorer("oracle")
+
+
+@pytest.fixture(scope="module")
+def latent(oracle):
+    """The tiny loop's restricted faces, VQ-VAE, codes and labels (`loop_fixture`)."""
+    from loop_fixture import tiny_latent
+
+    return tiny_latent(oracle)

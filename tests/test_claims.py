@@ -197,10 +197,9 @@ def test_generator_fingerprint_names_the_weights():
 
 
 def _finished_run(folder: Path, queries: int) -> None:
-    run = RunDir(folder / "seed0", {"x": 1})
-    for i in range(queries):
-        run.append({"index": i, "score": float(i), "code": [i]})
-    run.save_state({"query_images": torch.zeros(queries, 3, 4, 4, dtype=torch.uint8)})
+    with RunDir(folder / "seed0", {"x": 1}) as run:
+        run.save_state({"done": queries, "query_images": torch.zeros(queries, 3, 4, 4, dtype=torch.uint8),
+                        "records": [{"index": i, "score": float(i), "code": [i]} for i in range(queries)]})
     (folder / "summary.json").write_text(json.dumps({"seeds": [0]}))
 
 

@@ -23,28 +23,30 @@ from ..data import world
 from ..loop import torch_threads
 from ..data.sources import load_faces
 from ..files import write_text
+from ..records import SUMMARY, RunDirError, read_summary
 from ..scorers.loading import load_realism, load_scorers
 from ..scorers.realism import RealismJudge
 from .quality import assess, extractors, fid_report, fid_targets, sample
-from .fanout import Job, run_jobs
+from .fanout import Job, JobsFailed, run_jobs
 from .run import finish_run, read_seeds, start_run
 from .spec import RunSpec
 from .tables import TRAINING
 from .variants import VARIANTS, get_variant
 
 def _finished(path: Path, spec: RunSpec) -> bool:
-    if not (path / "summary.json").exists():
-        return False
-    s = json.loads((path / "summary.json").read_text())
-    return (s["preset"], s["source"], s["seeds"], s["overrides"]) == (spec.preset.name, spec.source,
-                                                                      list(spec.seeds), spec.overrides)
+    s = read_summary(path)
+    return s is not None and (s["preset"], s["source"], s["seeds"], s["overrides"]) == (
+        spec.preset.name, spec.source, list(spec.seeds), spec.overrides)
 
 
 def load_variant(path: Path, budget: int | None = None) -> tuple[dict, dict[int, list[dict]], dict[int, torch.Tensor]]:
     """A finished variant: its summary, and per seed its records and queried images (read back, not recomputed);
     with `budget`, only each seed's first `budget` queries (a longer run's first queries do not depend on its budget,
     so they are the queries a run of that budget makes)."""
-    summary = json.loads((Path(path) / "summary.json").read_text())
+    summary = read_summary(path)
+    if summary is None:
+        raise RunDirError(f"{path} has no readable {SUMMARY}: run the command that made it again, which reads its "
+                          "finished seeds back and writes it")
     records, images = read_seeds(path, summary["seeds"])
     if budget is not None:
         short = {s: len(r) for s, r in records.items() if len(r) < budget}
@@ -74,21 +76,23 @@ def run_specs(placed: list[tuple[RunSpec, Path]], progress: bool = True, workers
     The stages before the loop run here, spec after spec; then every (spec, seed) is a job, `workers` at a time, in
     the order given, `on_finished(job)` called here as each one ends (see `fanout.run_jobs`); then each run's
     `summary.json` and figures are written, unless `summaries` is False (the caller measures the seeds itself)."""
-    with torch_threads(placed[0][0].loop_config(placed[0][0].seeds[0]).threads):  # as `run_experiment`, same reason
-        started = []
-        for spec, folder in placed:
-            if not _finished(Path(folder), spec):
-                print(f"==== {spec.variant.name} in {folder}: stages before the loop", flush=True)
-                started.append(start_run(spec, Path(folder), progress=progress))
-        results, errors = run_jobs([job for run in started for job in run.jobs()], workers, address, progress,
-                                   on_finished)
+    started = []
+    try:
+        with torch_threads(placed[0][0].loop_config(placed[0][0].seeds[0]).threads):  # as `run_experiment`'s
+            for spec, folder in placed:
+                if not _finished(Path(folder), spec):
+                    print(f"==== {spec.variant.name} in {folder}: stages before the loop", flush=True)
+                    started.append(start_run(spec, Path(folder), progress=progress))
+            results, errors = run_jobs([job for run in started for job in run.jobs()], workers, address, progress,
+                                       on_finished)
+            for run in started:
+                if summaries and not any(job.label in errors for job in run.jobs()):
+                    finish_run(run, results)
+    finally:
         for run in started:
-            if summaries and not any(job.label in errors for job in run.jobs()):
-                finish_run(run, results)
+            run.close()
     if errors:
-        failed = "; ".join(f"{label}: {error}" for label, error in errors.items())
-        raise RuntimeError(f"{len(errors)} runs failed ({failed}); the others are finished and every finished query "
-                           f"is kept in their folders: run the same command again to resume")
+        raise JobsFailed(errors, "their folders")
 
 
 def comparison_specs(preset: str | Preset | None = None, source: str | None = None, seeds=None,

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..records import QUERIES
+from ..records import QUERIES, RunDirError
 from ..scorers.loading import load_scorers
 from .seed import Starts, run_seed
 from .spec import RunSpec
@@ -34,6 +34,21 @@ from .spec import RunSpec
 ADDRESS_ENV = "RAY_ADDRESS"
 MAX_RETRIES = 3  # a task whose worker process dies is started again this many times
 OBJECT_STORE_BYTES = 200 * 1024 ** 2  # tasks return a few numbers; the records stay in the run folders
+
+
+class JobsFailed(RuntimeError):
+    """Some jobs failed: each is named with its error (the others are finished), and every query they saved is kept,
+    so running the same command again resumes them."""
+
+    def __init__(self, errors: dict[str, str], where: str):
+        failed = "; ".join(f"{label}: {error}" for label, error in errors.items())
+        super().__init__(f"{len(errors)} runs failed ({failed}); every query they saved is kept in {where}: run the "
+                         "same command again to resume")
+
+
+def _cause(err: BaseException) -> BaseException:
+    """The error a job raised, out of Ray's wrapper (whose text carries the remote traceback)."""
+    return getattr(err, "cause", None) or err
 
 
 @dataclass(frozen=True)
@@ -136,7 +151,10 @@ def run_jobs(jobs: list[Job], workers: int = 1, address: str | None = None, prog
     errors: dict[str, str] = {}
 
     def report(job: Job, err: BaseException) -> None:
-        errors[job.label] = f"{type(err).__name__}: {err}"
+        err = _cause(err)
+        if not isinstance(err, RunDirError):  # a damaged or busy folder says what to do; anything else is a bug
+            traceback.print_exception(err)
+        errors[job.label] = f"{type(err).__name__}: {err}" if not isinstance(err, RunDirError) else str(err)
         tqdm.write(f"FAILED {job.label}: {errors[job.label]}")
 
     def update(done_tasks: int) -> None:
@@ -159,7 +177,6 @@ def run_jobs(jobs: list[Job], workers: int = 1, address: str | None = None, prog
                 if on_finished is not None:
                     on_finished(job)
             except Exception as err:  # a broken job must not stop the others
-                traceback.print_exc()
                 report(job, err)
             update(i + 1)
     else:

@@ -23,7 +23,7 @@ from ..files import write_text
 from ..loop import torch_threads
 from ..records import RunDir
 from ..scorers.realism import RealismJudge
-from .fanout import Job, run_jobs
+from .fanout import Job, JobsFailed, run_jobs
 from .quality import assess, extractors, fid_report, fid_targets
 from .spec import RunSpec
 from .stages import Prepared, prepare, stage
@@ -50,21 +50,33 @@ class StartedRun:
     """A run whose stages before the loop are done: what its seeds need, and what its summary will report."""
 
     spec: RunSpec
-    out: Path
+    run: RunDir  # the run's folder, held by this process until `close`
     prepared: Prepared
     timings: dict
     figures: dict
     surrogate_summary: dict
 
+    @property
+    def out(self) -> Path:
+        return self.run.path
+
     def jobs(self) -> list[Job]:
         return [Job(replace(self.spec, seeds=(s,)), str(self.out)) for s in self.spec.seeds]
 
+    def close(self) -> None:
+        """Free the run's folder for another process."""
+        self.run.close()
+
 
 def start_run(spec: RunSpec, out: Path, progress: bool = True) -> StartedRun:
-    """Check (or create) the run directory and run the stages before the loop, in this process: the generator is
-    trained and cached here, once, before any seed's task needs it."""
+    """Check (or create) the run directory, hold it, and run the stages before the loop, in this process: the
+    generator is trained and cached here, once, before any seed's task needs it."""
     run = RunDir(out, spec.config())
-    prepared = prepare(spec.preset, spec.source, spec.variant.generator, spec.target, progress)
+    try:
+        prepared = prepare(spec.preset, spec.source, spec.variant.generator, spec.target, progress)
+    except BaseException:
+        run.close()
+        raise
     figures, surrogate_summary = dict(prepared.figures), dict(prepared.surrogate_summary)
     if prepared.surrogate is not None:  # the trees: which cells the loop's MIO will free
         top = prepared.surrogate.top_cells(spec.free_cells)
@@ -73,7 +85,7 @@ def start_run(spec: RunSpec, out: Path, progress: bool = True) -> StartedRun:
             outline=_mask(top), title=f"gain importance, top {spec.free_cells} cells outlined").figure
         surrogate_summary.update(top_cells=[divmod(int(c), 8) for c in top],
                                  top_cells_in_lower_half=float(np.mean(top >= 32)))
-    return StartedRun(spec, run.path, prepared, dict(prepared.timings), figures, surrogate_summary)
+    return StartedRun(spec, run, prepared, dict(prepared.timings), figures, surrogate_summary)
 
 
 def run_experiment(spec: RunSpec, out: Path, progress: bool = True, workers: int = 1, address: str | None = None
@@ -85,13 +97,14 @@ def run_experiment(spec: RunSpec, out: Path, progress: bool = True, workers: int
     in-process seeds' results, so only then do they equal a fresh task's."""
     with torch_threads(spec.loop_config(spec.seeds[0]).threads):
         started = start_run(spec, out, progress)
-        with stage("loop", started.timings):
-            results, errors = run_jobs(started.jobs(), workers, address, progress)
-    if errors:
-        failed = "; ".join(f"{label}: {error}" for label, error in errors.items())
-        raise RuntimeError(f"{len(errors)} of {len(spec.seeds)} seeds failed ({failed}); the finished queries are "
-                           f"kept in {started.out}: run the same command again to resume")
-    return finish_run(started, results)
+        try:
+            with stage("loop", started.timings):
+                results, errors = run_jobs(started.jobs(), workers, address, progress)
+            if errors:
+                raise JobsFailed(errors, str(started.out))
+            return finish_run(started, results)
+        finally:
+            started.close()
 
 
 def finish_run(started: StartedRun, results: dict[str, dict]) -> dict:
