@@ -277,3 +277,22 @@ def test_the_issues_two_cases_give_the_six_undisturbed_queries(tmp_path, command
     assert "queries.jsonl: its last line is cut off" in said["torn"]
     for out in cases.values():
         assert _queries(out) == _queries(tmp_path / "straight") and len(_queries(out)) == 6
+
+
+def test_a_state_written_before_states_kept_records_is_still_resumed(tmp_path, latent, oracle, straight, monkeypatch):
+    """A run folder of the earlier layout (a bare state, the records only in queries.jsonl) resumes to the same
+    queries; when its records file has lost one, the message says that such a state cannot restore it."""
+    run = tmp_path / "run"
+    _killed_after(run, latent, oracle, monkeypatch, 3)
+    state = RunDir.existing(run).load_state()
+    legacy = {k: v for k, v in state.items() if k not in ("records", "config")}
+    records.torch.save(legacy, run / STATE)
+    (run / CHECKPOINT).unlink()
+    older = tmp_path / "older"
+    shutil.copytree(run, older)
+    assert len(RunDir.existing(run).records()) == 3
+    assert _codes(run_loop(run, latent, CFG, oracle, progress=False).records) == straight
+    (older / QUERIES).write_text("".join((older / QUERIES).read_text().splitlines(keepends=True)[:2]))
+    with pytest.raises(RunDirError, match="holds 2 records and state.pt 3 queries, and this state \\(an older format\\) "
+                                          "keeps no copy of them"):
+        run_loop(older, latent, CFG, oracle, progress=False)
