@@ -94,6 +94,7 @@ class RunLock:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self._file = open(self.folder / LOCK, "a+")
+        self._locked = True
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -102,9 +103,15 @@ class RunLock:
             raise RunDirError(f"{self.folder} is in use by {holder or 'another process'} (it holds {LOCK}): two "
                               "processes must not write one run folder. Wait for it to end, or stop it, and run the "
                               "command again") from None
+        except OSError as err:  # a file system without locks (some network and FUSE mounts)
+            self._locked = False
+            _say(self.folder, f"its file system cannot lock {LOCK} ({err.strerror}): nothing keeps a second process "
+                              "from writing this folder; run one command on it at a time")
         left = self._holder()
-        if left:
+        if left and self._locked:
             _say(self.folder, f"{LOCK} names {left}, which ended without releasing it: taken over")
+        elif left:
+            _say(self.folder, f"{LOCK} names {left}, which may still run: without locks it cannot be told")
         self._write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
 
     def _holder(self) -> str:
@@ -121,7 +128,8 @@ class RunLock:
         """Free the folder (an empty lock file is a free one)."""
         if not self._file.closed:
             self._write("")
-            fcntl.flock(self._file, fcntl.LOCK_UN)
+            if self._locked:
+                fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()
 
 

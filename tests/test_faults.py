@@ -296,3 +296,14 @@ def test_a_state_written_before_states_kept_records_is_still_resumed(tmp_path, l
     with pytest.raises(RunDirError, match="holds 2 records and state.pt 3 queries, and this state \\(an older format\\) "
                                           "keeps no copy of them"):
         run_loop(older, latent, CFG, oracle, progress=False)
+
+
+def test_a_file_system_without_locks_is_said_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
+    def no_locks(*args):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(records.fcntl, "flock", no_locks)
+    with RunDir(tmp_path / "run", {"a": 1}) as run:
+        run.save_state({"done": 1, "records": [{"index": 0}]})
+    assert "cannot lock run.lock (No locks available)" in capsys.readouterr().out
+    assert RunDir.existing(tmp_path / "run").records() == [{"index": 0}]
