@@ -1,37 +1,55 @@
-"""Scores of sets of images: the K-th best, as the paper's Top-K curves and reference lines use it.
+"""Scores of sets of images: the K-th best, as the paper's Top-K curves and reference lines use it, and the
+statistics every comparison reports (intervals over seeds, Wilson intervals on proportions, paired tests).
 
 Why: every result is compared Top-K with Top-K: the K-th best score of the queries against the K-th best of
-the restricted training set, never against its maximum (an outlier on the class boundary).
+the restricted training set, never against its maximum (an outlier on the class boundary). Top-K of fewer than K
+scores does not exist: `kth_best` refuses it, and a table says "n/a (m valid)"; only the curve over the first
+queries, drawn from query 1 on, takes the worst score while fewer than K exist, by its own name
+(`kth_best_or_worst`), and its legend says so.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.stats import fisher_exact, norm, ttest_rel
 from scipy.stats import t as student_t
-from scipy.stats import ttest_rel
 
 
 def kth_best(scores: np.ndarray, k: int) -> float:
-    """The K-th highest score (the min(K, N)-th while fewer than K scores exist)."""
+    """The K-th highest score: the Top-K of a set of at least K scores (fewer: ValueError, never the worst)."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    if scores.size < k:
+        raise ValueError(f"Top{k} of {scores.size} scores is undefined: report it as n/a ({scores.size} scores), or "
+                         f"draw a curve from query 1 with kth_best_or_worst (the worst score while fewer than {k})")
+    return float(np.partition(scores, -k)[-k])
+
+
+def kth_best_or_worst(scores: np.ndarray, k: int) -> float:
+    """Figure 3's curve convention: the K-th highest score, or the lowest while fewer than K scores exist (so that a
+    Top-K curve starts at query 1). Not a Top-K of a set: use `kth_best` for that."""
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if scores.size == 0:
-        raise ValueError("kth_best needs at least one score")
-    k = min(k, scores.size)
-    return float(np.partition(scores, -k)[-k])
+        raise ValueError("kth_best_or_worst needs at least one score")
+    return kth_best(scores, min(k, scores.size))
+
+
+#: What a Top-K curve shows while fewer than K queries exist: said in every curve's legend.
+CURVE_CONVENTION = "curves: the K-th best so far, the worst while fewer than K (Figure 3)"
 
 
 def topk_curve(scores, codes, k: int) -> np.ndarray:
     """TopK(q) for q = 1..n: the K-th best score among the *unique* codes queried up to q (the paper's definition).
 
-    A code queried again adds no new point; while fewer than K unique points exist, the min(K, count)-th best.
+    A code queried again adds no new point; while fewer than K unique points exist, the worst of them
+    (`kth_best_or_worst`: Figure 3's convention, said in the curves' legends).
     """
     first = _first_occurrences(codes)
     curve, unique = np.empty(len(first)), []
     for q, score in enumerate(np.asarray(scores, dtype=np.float64)):
         if first[q]:
             unique.append(score)
-        curve[q] = kth_best(unique, k)
+        curve[q] = kth_best_or_worst(unique, k)
     return curve
 
 
@@ -58,21 +76,27 @@ def _first_occurrences(codes) -> np.ndarray:
 
 
 TOP_KS = (10, 50)
+#: What `topk_summary` gives of a set of scores, besides its size.
+SUMMARY_KEYS = tuple(f"top{k}" for k in TOP_KS) + ("best", "mean")
 TIME_KEYS = ("fit_s", "solve_s", "decode_score_s", "retrain_s")
 
 
-def _topk(values: np.ndarray) -> dict | None:
-    """Top10, Top50 and the best of a set of scores; None for an empty set."""
-    if not len(values):
-        return None
-    return {**{f"top{k}": kth_best(values, k) for k in TOP_KS}, "best": float(np.max(values))}
+def topk_summary(values: np.ndarray) -> dict:
+    """Top10, Top50, the best and the mean of a set of scores, and how many there are (n). A Top-K of fewer than K
+    scores is None (n/a), as are the best and the mean of an empty set."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    n = int(values.size)
+    return {"n": n, **{f"top{k}": kth_best(values, k) if n >= k else None for k in TOP_KS},
+            "best": float(values.max()) if n else None, "mean": float(values.mean()) if n else None}
 
 
 def seed_summary(records: list[dict], realism: dict | None = None) -> dict:
     """Top10, Top50 and the best of one seed's unique queries, by the oracle and by the judge, and time per query.
 
-    With `realism` (per query: "passed" and the re-render's "true_degree"), also the fraction of queries that pass,
-    the same figures over the unique queries that pass ("valid"), and the Top-K of the re-renders' true degrees.
+    With `realism` (per query: "passed" and the re-render's "true_degree"), also how many queries pass and their
+    fraction, the same figures over the unique queries that pass ("valid", their Top-K n/a when fewer than K pass),
+    the true degree of the valid ones, and the inverse network's reading of every query ("reading_any": for a query
+    that fails realism the re-render does not explain the image, so this is a reading, not a true degree).
     """
     codes = [r["code"] for r in records]
     first = _first_occurrences(codes)
@@ -81,16 +105,16 @@ def seed_summary(records: list[dict], realism: dict | None = None) -> dict:
         values = [r[key] for r in records]
         if any(v is None for v in values):
             continue
-        out[scorer] = _topk(np.asarray(values, dtype=np.float64)[first])
+        out[scorer] = topk_summary(np.asarray(values, dtype=np.float64)[first])
     if realism is not None:
         passed = np.asarray(realism["passed"], dtype=bool)
         true_degree = np.asarray(realism["true_degree"], dtype=np.float64)
-        out["realism"] = {"pass_fraction": float(passed.mean()),
-                          "valid_oracle": _topk(np.array([r["score"] for r in records])[first & passed]),
-                          "true_degree": _topk(true_degree[first]),
-                          "valid_true_degree": _topk(true_degree[first & passed])}
+        out["realism"] = {"passed": int(passed.sum()), "pass_fraction": float(passed.mean()),
+                          "valid_oracle": topk_summary(np.array([r["score"] for r in records])[first & passed]),
+                          "valid_true_degree": topk_summary(true_degree[first & passed]),
+                          "reading_any": topk_summary(true_degree[first])}
         if "judge" in out:
-            out["realism"]["valid_judge"] = _topk(np.array([r["judge"] for r in records])[first & passed])
+            out["realism"]["valid_judge"] = topk_summary(np.array([r["judge"] for r in records])[first & passed])
     out["unique"] = int(first.sum())
     out["seconds_per_query"] = {k: float(np.mean([r["times"][k] for r in records])) for k in TIME_KEYS}
     out["solver_statuses"] = sorted({r["status"] for r in records})
@@ -107,21 +131,68 @@ def interval(values) -> dict:
     return {"mean": float(x.mean()), "std": float(x.std()), "ci95": half, "n": len(x)}
 
 
+def interval_of_all(values) -> dict:
+    """`interval` of per-seed figures when every seed has one; else n/a (mean None), with how many seeds had one
+    (`n`) of how many (`seeds`): a mean over the seeds that happen to have a figure is another quantity."""
+    values = list(values)
+    defined = [v for v in values if v is not None]
+    if len(defined) < len(values):
+        return {"mean": None, "std": None, "ci95": None, "n": len(defined), "seeds": len(values)}
+    return {**interval(defined), "seeds": len(values)}
+
+
 def aggregate(per_seed: dict) -> dict:
-    """Mean, standard deviation and 95% confidence interval over seeds of every figure in `seed_summary` outputs."""
+    """Over seeds, every figure of `seed_summary` outputs: a mean with its 95% interval (n/a where a seed lacks the
+    figure, e.g. a valid Top10 of a seed with fewer than 10 valid queries); the realism pass counts pooled, with a
+    Wilson interval; per seed, how many queries are valid."""
     seeds = list(per_seed.values())
     out: dict = {}
     for scorer in ("oracle", "judge"):
         if all(scorer in s for s in seeds):
-            out[scorer] = {key: interval([s[scorer][key] for s in seeds]) for key in seeds[0][scorer]}
+            out[scorer] = {key: interval_of_all([s[scorer][key] for s in seeds]) for key in SUMMARY_KEYS}
     if all("realism" in s for s in seeds):
-        out["realism"] = {"pass_fraction": interval([s["realism"]["pass_fraction"] for s in seeds])}
-        for part in ("valid_oracle", "valid_judge", "true_degree", "valid_true_degree"):
+        passed, queries = sum(s["realism"]["passed"] for s in seeds), sum(s["queries"] for s in seeds)
+        out["realism"] = {"pass": proportion(passed, queries),
+                          "pass_fraction_per_seed": [s["realism"]["pass_fraction"] for s in seeds],
+                          "valid_per_seed": [s["realism"]["valid_oracle"]["n"] for s in seeds]}
+        for part in ("valid_oracle", "valid_judge", "valid_true_degree", "reading_any"):
             if part in seeds[0]["realism"]:
-                out["realism"][part] = {key: interval([(s["realism"][part] or {}).get(key) for s in seeds])
-                                        for key in ("top10", "top50", "best")}
+                out["realism"][part] = {key: interval_of_all([s["realism"][part][key] for s in seeds])
+                                        for key in SUMMARY_KEYS}
     out["seconds_per_query"] = {k: float(np.mean([s["seconds_per_query"][k] for s in seeds])) for k in TIME_KEYS}
     return out
+
+
+def proportion(successes: int, n: int) -> dict:
+    """A pooled proportion with its Wilson 95% interval [low, high] (inside [0, 1] even at 0 or n successes)."""
+    low, high = wilson(successes, n)
+    return {"count": int(successes), "n": int(n), "fraction": successes / n if n else None, "wilson95": [low, high]}
+
+
+def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float | None, float | None]:
+    """Wilson's score interval for a binomial proportion (Wilson 1927; Newcombe 1998, method 3): unlike the normal
+    (or a t over seeds) interval it stays inside [0, 1] and keeps its coverage near 0 and 1."""
+    if n == 0:
+        return None, None
+    if not 0 <= successes <= n:
+        raise ValueError(f"wilson: {successes} successes of {n} trials")
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exactly 0 (1), not a rounding error away from it
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return float(low), float(high)
+
+
+def fisher_test(a: tuple[int, int], b: tuple[int, int]) -> dict:
+    """Fisher's exact test (two-sided) that two pooled proportions (successes, trials) are equal, with the
+    difference of the fractions."""
+    (sa, na), (sb, nb) = a, b
+    result = fisher_exact([[sa, na - sa], [sb, nb - sb]])
+    return {"a": [int(sa), int(na)], "b": [int(sb), int(nb)], "difference": sa / na - sb / nb,
+            "odds_ratio": None if not np.isfinite(result.statistic) else float(result.statistic),
+            "p": float(result.pvalue)}
 
 
 def curves(records_by_seed: dict, k: int, key: str = "score") -> list[np.ndarray]:

@@ -12,6 +12,7 @@ from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
 
+from . import metrics
 from .data import world
 from .data.cropping import CropRecipe, crop_face, square_box
 from .data.faces import FaceDataset
@@ -225,7 +226,7 @@ def topk_curves(variants: dict[str, dict[int, list[np.ndarray]]], references: di
         for (label, ref), style in zip(references.items(), styles):
             ax.axhline(ref[k], color="gray", ls=style, lw=1.2, label=label)
         ax.set(xlabel="query", ylabel=f"Top{k} score", title=f"Top{k}")
-    axes[0, -1].legend(fontsize=7, loc="lower right")
+    axes[0, -1].legend(fontsize=7, loc="lower right", title=metrics.CURVE_CONVENTION, title_fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -106,10 +106,49 @@ def test_ceiling_finds_the_best_realistic_query_and_counts_level4_smiles():
     assert c["queries"] == 7 and c["passed"] == 6
     assert (c["best_realistic"]["seed"], c["best_realistic"]["query"]) == (1, 1)
     assert c["best_realistic"]["true_degree"] == pytest.approx(4.8)
-    assert c["best_true_degree_any"]["true_degree"] == pytest.approx(4.8)
-    assert c["level4_realistic"] == 3 and c["level4_any"] == 4
+    assert c["best_reading_any"]["true_degree"] == pytest.approx(4.8)
+    assert c["level4_realistic"] == 3 and c["level4_reading_any"] == 4
     assert (c["best_realistic_by_oracle"]["seed"], c["best_realistic_by_oracle"]["query"]) == (0, 3)
     assert claims.ceiling(records, realism, n=5)["best_realistic"]["true_degree"] == pytest.approx(4.9)
+
+
+def test_control_summary_pools_the_reconstructions_and_the_variant_is_set_beside_it():
+    per_seed = {0: {"faces": 100, "passed": 90, "error": 0.01, "oracle": 1.5, "true_degree_valid": 1.2,
+                    "reading_any": 1.3},
+                1: {"faces": 100, "passed": 80, "error": 0.02, "oracle": 1.7, "true_degree_valid": None,
+                    "reading_any": 1.1}}
+    control = claims.control_summary(per_seed)
+    assert control["pass"] == metrics.proportion(170, 200) and control["pass_fraction_per_seed"] == [0.9, 0.8]
+    assert control["oracle"]["mean"] == pytest.approx(1.6) and control["true_degree_valid"]["mean"] is None
+    assert claims.control_summary({0: per_seed[0], 1: None}) is None  # a seed without it: no control, not a part
+    realism = {"pass": metrics.proportion(8, 200)}
+    seeds = {0: {"realism": {"pass_fraction": 0.05}}, 1: {"realism": {"pass_fraction": 0.03}}}
+    vs = claims.valid_vs_control(realism, seeds, control)
+    assert vs["ratio"] == pytest.approx(0.04 / 0.85) and vs["paired"]["differences"] == pytest.approx([-0.85, -0.77])
+    assert vs["fisher"]["p"] < 1e-10 and vs["fisher"]["a"] == [8, 200]
+
+
+def _quality_row(passed, fids, kids=None, bases="b"):
+    return {"quality_per_seed": {s: {"passed": p, "queries": 100, "bases": f"{bases}{s}",
+                                     "fid": {"inception": f, "world": f / 10},
+                                     "kid": None if kids is None else {"inception": kids[s], "world": kids[s]}}
+                                 for s, (p, f) in enumerate(zip(passed, fids))}}
+
+
+def test_quality_pair_pairs_the_valid_share_fids_and_kids_seed_by_seed():
+    a = _quality_row([5, 3, 4, 2, 6], [200.0, 210.0, 190.0, 205.0, 195.0], kids=[0.1] * 5)
+    b = _quality_row([2, 1, 2, 0, 3], [220.0, 240.0, 200.0, 215.0, 230.0], kids=[0.15, 0.25, 0.2, 0.18, 0.22])
+    q = claims.quality_pair(a, b)
+    assert q["seeds"] == [0, 1, 2, 3, 4] and q["bases_shared"] == 5
+    assert q["pass"]["differences"] == pytest.approx([0.03, 0.02, 0.02, 0.02, 0.03]) and q["pass"]["wins"] == 5
+    assert q["pass"]["p_sign_flip"] == pytest.approx(2 / 32)
+    assert q["fisher"]["a"] == [20, 500] and q["fisher"]["b"] == [8, 500] and 0 < q["fisher"]["p"] < 0.05
+    assert q["fid"]["inception"]["mean"] == pytest.approx(-21.0) and q["fid"]["world"]["mean"] == pytest.approx(-2.1)
+    assert q["kid"]["inception"]["mean"] == pytest.approx(-0.1)
+    no_kid = claims.quality_pair(a, _quality_row([2, 1, 2, 0, 3], [220.0] * 5, bases="c"))
+    assert no_kid["kid"]["inception"] is None and no_kid["bases_shared"] == 0
+    with pytest.raises(ValueError, match=">= 2 common seeds"):
+        claims.quality_pair(a, {"quality_per_seed": {0: b["quality_per_seed"][0]}})
 
 
 def _measured(plan, v, s, fingerprint="f0"):
@@ -170,8 +209,9 @@ def test_interim_shows_the_seeds_measured_so_far_and_the_pair_over_its_common_se
     text = claims.interim(plan, tmp_path)
     rows = {line.split()[0]: line.split() for line in text.splitlines()[3:6]}
     assert set(rows) == {"vqvae-wr", "vqvae-nowr", "vae-wr"}
-    assert rows["vqvae-wr"][1] == "0,1" and rows["vae-wr"][1:7] == ["2", "0.00", "-", "1.00", "1.00", "1.00"]  # no Top10@6
-    assert float(rows["vqvae-nowr"][2]) == pytest.approx(metrics.kth_best(np.linspace(0, 1, 3), 10))
+    # 3 queries: no Top10 (n/a), and no Top10@6 for a variant not run long ("-")
+    assert rows["vqvae-wr"][1] == "0,1" and rows["vae-wr"][1:7] == ["2", "n/a", "-", "1.00", "n/a", "1.00"]
+    assert rows["vqvae-nowr"][2] == "n/a"
     assert "vqvae-wr - vqvae-nowr, top10, seeds 0,1: at 3: +0.550 +-0.635" in text  # lifts 0.5 and 0.6
     assert "wins 2/2" in text and "still missing: vqvae-wr: seeds 2; vqvae-wr-decoded: seeds 0,1,2" in text
     seed_measures.write_seed(plan.seed_file(tmp_path, "vae-wr", 1), _measured(plan, "vae-wr", 1, "f1"))
@@ -237,15 +277,34 @@ def test_verdicts_read_every_figure_from_the_summaries(tmp_path):
     template = tmp_path / "verdicts.md"
     template.write_text("Top10 {claims.paired.tests.top10.6.mean:+.3f}, p {claims.paired.tests.top10.6.p_t:.2f}; "
                         "t = {claims.tradeoff.0.t}: valid Top10 {claims.tradeoff.0.valid_top10.mean:.2f}, "
-                        "FID {claims.tradeoff.0.fid.world:.1f±}, valid {claims.tradeoff.0.valid_top10:.2f±}.")
+                        "FID {claims.tradeoff.0.fid.world:.1f±}, valid {claims.tradeoff.0.valid_top10:.2f±}, "
+                        "{claims.tradeoff.0.pass:share}, sign-flip {claims.paired.tests.top10.6.p_sign_flip:p}.")
     t = results["claims"]["paired"]["tests"]["top10"]["6"]
     fid = results["claims"]["tradeoff"][0]["fid"]["world"]
-    assert claims_report.verdicts(results, template) == (
+    share = results["claims"]["tradeoff"][0]["pass"]
+    text = claims_report.verdicts(results, template)
+    assert " ".join(text.split()) == (
         f"Top10 {t['mean']:+.3f}, p {t['p_t']:.2f}; t = 4: valid Top10 n/a, FID {fid['mean']:.1f} ± {fid['ci95']:.1f}, "
-        "valid n/a.\n")
+        f"valid n/a, {share['count']} of {share['n']}: {share['fraction']:.1%} [{share['wilson95'][0]:.1%}, "
+        f"{share['wilson95'][1]:.1%}], sign-flip p = {t['p_sign_flip']:.3g}.") and text.endswith(".\n")
     template.write_text("{claims.paired.tests.top10.7.mean:.2f}")
     with pytest.raises(ValueError, match=r"verdicts.md: \{claims.paired.tests.top10.7.mean\} names no figure .*'7'"):
         claims_report.verdicts(results, template)
+
+
+def test_verdicts_keep_tables_and_wrap_list_items_one_by_one(tmp_path):
+    results = claims.read_results(FIXTURE)
+    template = tmp_path / "verdicts.md"
+    long = "word " * 40
+    template.write_text(f"Intro {long}\nend.\n\n- first {long}\n  more\n- second\n\n| t | p |\n|---|---|\n"
+                        "| 4 | {claims.paired.tests.top10.6.p_t:p} |\n")
+    text = claims_report.verdicts(results, template)
+    intro, items, table = text.strip().split("\n\n")
+    assert all(len(line) <= 117 for line in text.splitlines()) and "\n" in intro
+    assert items.splitlines()[0].startswith("- first word") and items.splitlines()[1].startswith("  word")
+    assert items.splitlines()[-1] == "- second"
+    p = results["claims"]["paired"]["tests"]["top10"]["6"]["p_t"]
+    assert table.splitlines() == ["| t | p |", "|---|---|", f"| 4 | p = {p:.3g} |"]
 
 
 def test_report_regenerates_the_readme_section_between_its_markers(tmp_path):
@@ -297,6 +356,18 @@ def test_claims_command_runs_measures_and_reports_at_smoke(isolated_folders, cap
     assert set(cl["ceiling"]) == set(claims.TESTED) and set(cl["decoder_reach"]) == {"vqvae", "vae"}
     assert set(cl["surrogate_reach"]) == {v for v in claims.TESTED if v not in ("vae-wr", "random")}
     assert cl["why_weighted_retraining"]["generator_drift"]["codes_changed"]["n"] == 2
+    # the t = 0 control beside every variant, of the pretrained generator and (measured now) of the fine-tuned one
+    for v, row in c["variants"].items():
+        assert row["control"]["pass"]["n"] == 6 and 0 <= row["control"]["pass"]["fraction"] <= 1
+        low, high = row["realism"]["pass"]["wilson95"]
+        assert 0 <= low <= row["realism"]["pass"]["fraction"] <= high <= 1
+        assert (row["control_tuned"] is not None) == claims.VARIANTS[v].weighted_retraining
+        assert row["kid"] is not None and row["kid"]["inception"]["3-5"]["n"] == 2
+        assert row["realism"]["valid_oracle"]["top10"]["mean"] is None  # 3 queries a seed: never a valid Top10
+    same_bases = c["variants"]["vqvae-wr"]["control"]["pass"] == c["variants"]["random"]["control"]["pass"]
+    assert same_bases and cl["paired_quality"]["vqvae-wr - vqvae-nowr"]["bases_shared"] == 2
+    assert set(cl["paired_quality"]) == {f"vqvae-wr - {v}" for v in claims.TESTED if v != "vqvae-wr"}
+    assert cl["training_reading"]["faces"] == cl["training_reading"]["reading_any"]["n"] > 10
     runs = isolated_folders / "runs" / "claims-smoke"
     assert len(RunDir.existing(runs / "long-6" / "vqvae-nowr" / "seed1").records()) == 6
     assert len(RunDir.existing(runs / "budget-3" / "vqvae-wr-t12" / "seed0").records()) == 3

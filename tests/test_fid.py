@@ -119,3 +119,30 @@ def test_reference_features_are_cached_by_spec_and_rechecked_when_the_pixels_dif
     assert seen[-1] == 12 and len(seen) == 5
     with pytest.raises(ValueError, match="cached under the spec of its faces"):
         fid.reference_features(faces.images, counted, None)
+
+
+def _mmd2_unbiased(x, y):
+    """The unbiased squared MMD under the cubic polynomial kernel, written out term by term (Binkowski et al. 2018,
+    eq. 3) as an independent check of the vectorised estimate."""
+    d = x.shape[1]
+    k = lambda a, b: (a @ b / d + 1) ** 3  # noqa: E731
+    m = len(x)
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / (m * m)
+    return xx + yy - 2 * xy
+
+
+def test_kid_is_the_unbiased_polynomial_mmd_near_zero_for_one_distribution_and_growing_with_a_shift():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 5)), rng.normal(size=(12, 5))
+    one = fid.kid(x, y, subsets=1)  # 12 of 12: the subset is the whole set, in another order
+    assert one["subset_size"] == 12 and one["value"] == pytest.approx(_mmd2_unbiased(x, y), rel=1e-9)
+    # unbiased: over many small sets of one distribution its mean is 0 (a biased estimate sits above it)
+    same = [fid.kid(rng.normal(size=(20, 8)), rng.normal(size=(200, 8)), subsets=5, seed=i)["value"] for i in range(200)]
+    assert abs(np.mean(same)) < 3 * np.std(same) / np.sqrt(len(same)) and min(same) < 0
+    shifted = [fid.kid(rng.normal(size=(20, 8)), rng.normal(0.5, size=(200, 8)), subsets=5, seed=i)["value"]
+               for i in range(20)]
+    assert np.mean(shifted) > 5 * np.std(same)
+    with pytest.raises(ValueError, match="at least 2 feature vectors"):
+        fid.kid(x[:1], y)

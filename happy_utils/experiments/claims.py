@@ -14,6 +14,7 @@ regenerate without re-running anything: `python -m happy_utils claims --preset l
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,7 +30,7 @@ from ..generators.base import Generator
 from ..loop import rank_weights
 from ..records import RunDir
 from .compare import run_specs
-from .quality import assess, sample
+from .quality import assess, control_summary, sample, valid_vs_control
 from .seed_measures import FID_KEYS, SeedMeasurer, read_seed, write_seed
 from .spec import RunSpec
 from .variants import GENERATORS, VARIANTS, get_variant
@@ -143,7 +144,8 @@ def interim(plan: Plan, results: Path) -> str:
     """What the seeds measured so far show, while the runs are made in parts (no runs, nothing written): per variant,
     its seeds and the comparison's figures over them, and the pair's paired differences over their common seeds.
     Interim figures: intervals over fewer seeds than the plan's, for a status line, not for the verdicts. "valid
-    true": the true degree of the re-renders of the queries that pass realism (a training face's is below 2.5)."""
+    true": the true degree of the re-renders of the queries that pass realism (a training face's is below 2.5); n/a:
+    a seed has fewer than 10 (valid) queries; "-": not measured."""
     measured = read_present(plan, results)
     n, long = plan.budget, plan.long_budget
     head = (f"{'variant':<18} {'seeds':<10} {f'Top10@{n}':>14} {f'Top10@{long}':>14} {'pass':>6} "
@@ -152,21 +154,23 @@ def interim(plan: Plan, results: Path) -> str:
              f"the pair {long}; FIDs against degrees 3-5 over each seed's first {n}; mean +- 95% interval over seeds)",
              head, "-" * len(head)]
 
-    def cell(iv: dict, digits: int = 2) -> str:
-        if iv["mean"] is None:
+    def cell(iv: dict | None, digits: int = 2) -> str:
+        if iv is None:
             return "-"
+        if iv["mean"] is None:
+            return "n/a"
         return f"{iv['mean']:.{digits}f}" + (f" +-{iv['ci95']:.{digits}f}" if iv["ci95"] is not None else "")
 
     for v, by_seed in measured.items():
         agg = metrics.aggregate(_first_queries_summaries(by_seed, n))
-        at_long = metrics.interval([metrics.seed_summary(m["records"][:long])["oracle"]["top10"]
-                                    for m in by_seed.values()]) if v in PAIR else {"mean": None}
+        at_long = metrics.interval_of_all([metrics.seed_summary(m["records"][:long])["oracle"]["top10"]
+                                           for m in by_seed.values()]) if v in PAIR else None
         fid = _fid_intervals([m["fid"] for m in by_seed.values()])
         lines.append(f"{v:<18} {','.join(map(str, by_seed)):<10} {cell(agg['oracle']['top10']):>14} "
-                     f"{cell(at_long):>14} {agg['realism']['pass_fraction']['mean']:>6.2f} "
+                     f"{cell(at_long):>14} {agg['realism']['pass']['fraction']:>6.2f} "
                      f"{cell(agg['realism']['valid_true_degree']['top10']):>16} "
                      f"{cell(agg['realism']['valid_true_degree']['best']):>11} "
-                     + " ".join(f"{cell(fid[k]['3-5'], 0) if k in fid else '-':>{w}}" for k, w in zip(FID_KEYS, (15, 13))))
+                     + " ".join(f"{cell(fid.get(k, {}).get('3-5'), 0):>{w}}" for k, w in zip(FID_KEYS, (15, 13))))
     common = sorted(set(measured.get(PAIR[0], {})) & set(measured.get(PAIR[1], {})))
     if len(common) >= 2:
         pair = paired_report(*({s: measured[v][s]["records"] for s in common} for v in PAIR), n, long)
@@ -257,7 +261,10 @@ def measure(plan: Plan, results: Path, measurer: SeedMeasurer | None = None) -> 
         "training_best": training_best,
         "training_true_degree": {"top10": metrics.kth_best(prepared.restricted.degree.numpy(), 10),
                                  "best": float(prepared.restricted.degree.max())},
+        "training_reading": training_reading(prepared),
         "paired": paired_report(records[PAIR[0]], records[PAIR[1]], plan.budget, plan.long_budget),
+        "paired_quality": {f"{PAIR[0]} - {v}": quality_pair(comparison["variants"][PAIR[0]], comparison["variants"][v])
+                           for v in TESTED if v != PAIR[0]},
         "why_weighted_retraining": weighting_report(records[PAIR[0]], cfg.rank_k, cfg.vqvae_batch_size)
         | {"generator_drift": drift_report({s: m["drift"] for s, m in measured[PAIR[0]].items()})},
         "tradeoff": tradeoff(comparison),
@@ -276,25 +283,51 @@ def measure(plan: Plan, results: Path, measurer: SeedMeasurer | None = None) -> 
 
 def comparison_summary(plan: Plan, measured: dict[str, dict[int, dict]], measurer: SeedMeasurer) -> dict:
     """Per variant, over each seed's first `plan.budget` queries: Top10 / Top50 by the oracle and the judge, the
-    realism figures, Inception and world FID against degrees 3-5 and each degree, each a mean with its 95% interval
-    over seeds; the restricted training set's own FIDs, from as many draws of as many faces as a seed has.
+    realism figures (valid Top-K n/a where a seed has fewer than K valid queries; the pooled pass fraction with its
+    Wilson interval), the t = 0 control beside them (`controls`), Inception and world FID and KID against degrees 3-5
+    and each degree, each a mean with its 95% interval over seeds; the restricted training set's own FIDs and KIDs,
+    from as many draws of as many faces as a seed has.
 
     Why FIDs per seed: one FID pooled over the seeds has no interval; the seed's few faces bias each FID upwards, so
-    they are compared only with each other and with the training draws of the same size."""
+    they are compared only with each other and with the training draws of the same size. KID is unbiased at that
+    size; where a seed's file has none (measured before KIDs were), its images are decoded again from its codes when
+    the run never fine-tuned its generator, else its KID is n/a with the reason."""
     n, prepared = plan.budget, measurer.prepared
+    pretrained_controls = controls(measured, measurer, n)
     rows = {}
     for v, by_seed in measured.items():
         per_seed = _first_queries_summaries(by_seed, n)
         agg = metrics.aggregate(per_seed)
+        kids = {s: m.get("kid") or _recreated_kid(measurer, VARIANTS[v], m, n) for s, m in by_seed.items()}
+        quality = {s: {"passed": sum(m["realism"]["passed"][:n]), "queries": n,
+                       "bases": _bases_key([r["base_index"] for r in m["records"][:n]]),
+                       "fid": {k: m["fid"][k]["3-5"] for k in m["fid"]},
+                       "kid": None if kids[s] is None else {k: kids[s][k]["3-5"] for k in kids[s]}}
+                   for s, m in by_seed.items()}
+        control = control_summary(pretrained_controls[v])
+        tuned = control_summary({s: m.get("control_tuned") for s, m in by_seed.items()}) \
+            if VARIANTS[v].weighted_retraining else None
         rows[v] = {"name": VARIANTS[v].title, "seeds": list(by_seed), "queries": n, "oracle": agg["oracle"],
                    "judge": agg.get("judge"), "realism": agg.get("realism"), "per_seed": per_seed,
+                   "control": control, "control_tuned": tuned,
+                   "control_tuned_note": None if tuned is not None or not VARIANTS[v].weighted_retraining else
+                   "not measured: the seeds' files predate it and their fine-tuned weights were not kept (only the "
+                   "run folders hold them); a seed measured now records it",
+                   "valid_vs_control": valid_vs_control(agg["realism"], per_seed, control),
                    "fid": _fid_intervals([m["fid"] for m in by_seed.values()]),
+                   "kid": None if any(k is None for k in kids.values()) else _fid_intervals(list(kids.values())),
+                   "kid_note": None if all(k is not None for k in kids.values()) else
+                   "n/a: the seeds' files predate KIDs and the queries cannot be decoded again (the run fine-tuned "
+                   "its generator, whose weights only the run folders hold); a seed measured now records it",
+                   "quality_per_seed": quality,
                    "near_duplicates": sum(m["near_duplicates"] for m in by_seed.values()),
                    "seconds_per_query": agg["seconds_per_query"], "paper": VARIANTS[v].paper,
                    "t": get_variant(v).t(plan.preset)}
     draws = [sample(prepared.restricted, n, seed=i + 1).images for i in range(len(plan.seeds))]
+    passed = assess(prepared.realism, torch.cat(draws))["passed"]
     training = {"fid": _fid_intervals([measurer.fids(x)[0] for x in draws]),
-                "realism_pass_fraction": float(np.mean(assess(prepared.realism, torch.cat(draws))["passed"]))}
+                "kid": _fid_intervals([measurer.kids(x) for x in draws]),
+                "realism": {"pass": metrics.proportion(int(np.sum(passed)), len(passed))}}
     notes = sorted({note for by_seed in measured.values() for m in by_seed.values() for note in m["fid_notes"]})
     return {"preset": plan.preset.name, "source": plan.source, "variants": rows,
             "fid_extractors": {f.key: f.name for f in measurer.features},
@@ -305,7 +338,76 @@ def comparison_summary(plan: Plan, measured: dict[str, dict[int, dict]], measure
                                 if get_variant(v).in_ablation), key=lambda row: row["t"]),
             "topk_curves": {v: {f"top{k}": dict(zip(("mean", "std"), map(np.ndarray.tolist, metrics.mean_std(
                 metrics.curves({s: m["records"][:n] for s, m in by_seed.items()}, k))))) for k in metrics.TOP_KS}
-                for v, by_seed in measured.items()}}
+                for v, by_seed in measured.items()},
+            "topk_curve_convention": "the K-th best unique query so far, the worst of them while fewer than K "
+                                     "(metrics.kth_best_or_worst, the paper's Figure 3)"}
+
+
+# the t = 0 control: what the decoder alone gives
+
+def controls(measured: dict[str, dict[int, dict]], measurer: SeedMeasurer, n: int) -> dict[str, dict[int, dict]]:
+    """Per variant and seed, the t = 0 control of the pretrained generator (`SeedMeasurer.control`) over the base
+    faces of the seed's first n queries, measured once per generator kind and list of base faces (the variants of
+    a seed draw the same ones)."""
+    done: dict[tuple, dict] = {}
+    out: dict[str, dict[int, dict]] = {}
+    for v, by_seed in measured.items():
+        out[v] = {}
+        for s, m in by_seed.items():
+            key = (VARIANTS[v].generator, tuple(r["base_index"] for r in m["records"][:n]))
+            if key not in done:
+                done[key] = measurer.control(measurer.pretrained(VARIANTS[v]), list(key[1]))
+            out[v][s] = done[key]
+    return out
+
+
+def training_reading(prepared) -> dict:
+    """The inverse network's reading of every restricted training face, so that a ceiling compares a reading with
+    a reading: a query's "true degree" is the reading of its re-render, and the best of many noisy readings exceeds
+    the exact best. Beside it the exact degrees and the oracle's scores of the same faces."""
+    report = prepared.realism.assess(prepared.restricted.images)
+    passed = report.passed.numpy().astype(bool)
+    reading = report.true_degree.numpy().astype(np.float64)
+    return {"faces": len(passed), "pass": metrics.proportion(int(passed.sum()), len(passed)),
+            "reading_valid": metrics.topk_summary(reading[passed]), "reading_any": metrics.topk_summary(reading),
+            "exact": metrics.topk_summary(prepared.restricted.degree.numpy()),
+            "oracle": prepared.references["raw"]["oracle"]}
+
+
+def _bases_key(bases: list[int]) -> str:
+    """A short hash of a seed's base faces in order: two variants with the same one started from the same faces."""
+    return hashlib.sha256(json.dumps(bases).encode()).hexdigest()[:12]
+
+
+def _recreated_kid(measurer: SeedMeasurer, variant, measured: dict, n: int) -> dict | None:
+    """A seed's KIDs from its query images decoded again (`SeedMeasurer.recreated_images`), or None."""
+    images = measurer.recreated_images(variant, measured, n)
+    return None if images is None else measurer.kids(images)
+
+
+# paired quality: two variants on the same seeds and base faces
+
+def quality_pair(a: dict, b: dict) -> dict:
+    """A minus B on image quality, paired seed by seed (comparison rows of two variants): the valid share per seed
+    (paired t and sign-flip tests), Fisher's exact test on the pooled counts, and the paired differences of the
+    Inception and world FID and KID against degrees 3-5. Why paired: the two runs of a seed start from the same data
+    and draw the same base faces (`bases_shared`: on how many seeds), so the seed-to-seed spread cancels."""
+    qa, qb = a["quality_per_seed"], b["quality_per_seed"]
+    seeds = sorted(set(qa) & set(qb), key=int)
+    if len(seeds) < 2:
+        raise ValueError(f"paired quality needs >= 2 common seeds, got {seeds}")
+    pa, pb = ([q[s]["passed"] / q[s]["queries"] for s in seeds] for q in (qa, qb))
+    pooled = [(sum(q[s]["passed"] for s in seeds), sum(q[s]["queries"] for s in seeds)) for q in (qa, qb)]
+    out = {"seeds": [int(s) for s in seeds],
+           "bases_shared": sum(qa[s]["bases"] == qb[s]["bases"] for s in seeds),
+           "pass": metrics.paired_difference(pa, pb), "fisher": metrics.fisher_test(*pooled), "fid": {}, "kid": {}}
+    for key in qa[seeds[0]]["fid"]:
+        out["fid"][key] = metrics.paired_difference([qa[s]["fid"][key] for s in seeds],
+                                                    [qb[s]["fid"][key] for s in seeds])
+        has_kid = all(q[s]["kid"] is not None for q in (qa, qb) for s in seeds)
+        out["kid"][key] = metrics.paired_difference([qa[s]["kid"][key] for s in seeds],
+                                                    [qb[s]["kid"][key] for s in seeds]) if has_kid else None
+    return out
 
 
 def _first_queries_summaries(by_seed: dict[int, dict], n: int) -> dict[int, dict]:
@@ -330,9 +432,10 @@ def read_results(results: Path) -> dict:
 
 
 def _rounded(value, digits: int = 5):
-    """Floats rounded, so that the committed JSON stays small and its diffs readable."""
+    """Floats rounded to `digits` decimals, or to as many significant digits when smaller than 0.001 (a p-value of
+    1e-7 stays 1e-7, not 0), so that the committed JSON stays small and its diffs readable."""
     if isinstance(value, float):
-        return round(value, digits)
+        return round(value, digits) if abs(value) >= 1e-3 or not np.isfinite(value) else float(f"{value:.{digits}g}")
     if isinstance(value, dict):
         return {k: _rounded(v, digits) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -412,17 +515,20 @@ def drift_report(per_seed: dict[int, dict]) -> dict:
 # (c) the t trade-off, and quality per seed
 
 def tradeoff(comparison: dict) -> list[dict]:
-    """Per t (the ablation's variants): Top10, valid Top10 and the re-renders' true Top10, the realism pass fraction,
-    Inception and world FID against degrees 3-5, each with its interval over seeds."""
+    """Per t (the ablation's variants): Top10, the valid queries (pooled pass fraction with its Wilson interval and
+    how many per seed), valid Top10 (n/a unless every seed has 10), the best valid query per seed by the oracle and
+    by its true degree, the control's pass fraction, Inception and world FID and KID against degrees 3-5."""
     rows = []
     for entry in comparison["ablation"]:
         row = comparison["variants"][entry["variant"]]
-        realism = row.get("realism") or {}
+        realism = row["realism"]
         rows.append({"t": entry["t"], "variant": entry["variant"], "top10": row["oracle"]["top10"],
-                     "valid_top10": realism.get("valid_oracle", {}).get("top10"),
-                     "true_top10": realism.get("true_degree", {}).get("top10"),
-                     "pass_fraction": realism.get("pass_fraction"),
-                     "fid": {k: v["3-5"] for k, v in row["fid"].items()}})
+                     "pass": realism["pass"], "valid_per_seed": realism["valid_per_seed"],
+                     "valid_top10": realism["valid_oracle"]["top10"], "valid_best": realism["valid_oracle"]["best"],
+                     "valid_true_best": realism["valid_true_degree"]["best"],
+                     "control_pass": (row.get("control") or {}).get("pass"),
+                     "fid": {k: v["3-5"] for k, v in row["fid"].items()},
+                     "kid": None if row.get("kid") is None else {k: v["3-5"] for k, v in row["kid"].items()}})
     return rows
 
 
@@ -431,7 +537,9 @@ def tradeoff(comparison: dict) -> list[dict]:
 def ceiling(records: dict[int, list[dict]], realism: dict[int, dict], n: int) -> dict:
     """The best realistic query of a variant over each seed's first n queries (it passes realism; ranked by its
     re-render's true degree), the best by the oracle among those, and how many realistic queries reach a level-4
-    smile (true degree >= 3.5). `realism`: per seed, each query's "passed", "true_degree" and "error"."""
+    smile (true degree >= 3.5). The same over every query is a *reading* (`best_reading_any`, `level4_reading_any`):
+    for a query that fails realism the re-render does not explain the image. `realism`: per seed, each query's
+    "passed", "true_degree" and "error"."""
     pooled = [(s, i, r) for s, recs in records.items() for i, r in enumerate(recs[:n])]
     passed = np.array([realism[s]["passed"][i] for s, i, _ in pooled], dtype=bool)
     degree = np.array([realism[s]["true_degree"][i] for s, i, _ in pooled], dtype=np.float64)
@@ -442,8 +550,9 @@ def ceiling(records: dict[int, list[dict]], realism: dict[int, dict], n: int) ->
                 "passed": bool(passed[j]), "error": float(realism[s]["error"][i])}
 
     valid = np.flatnonzero(passed)
-    out = {"queries": len(pooled), "passed": int(len(valid)), "best_true_degree_any": describe(int(np.argmax(degree))),
-           "level4_realistic": int(np.sum(passed & (degree >= LEVEL_4))), "level4_any": int(np.sum(degree >= LEVEL_4))}
+    out = {"queries": len(pooled), "passed": int(len(valid)), "best_reading_any": describe(int(np.argmax(degree))),
+           "level4_realistic": int(np.sum(passed & (degree >= LEVEL_4))),
+           "level4_reading_any": int(np.sum(degree >= LEVEL_4))}
     if len(valid):
         out["best_realistic"] = describe(int(valid[np.argmax(degree[valid])]))
         out["best_realistic_by_oracle"] = describe(int(valid[np.argmax([pooled[j][2]["score"] for j in valid])]))
@@ -452,8 +561,9 @@ def ceiling(records: dict[int, list[dict]], realism: dict[int, dict], n: int) ->
 
 def decoder_reach(generator: Generator, prepared, n: int = 200) -> dict:
     """Can the generator represent a realistic level-4 smile at all? Unseen faces of levels 3, 4 and 5 (true degree
-    known) are reconstructed: per level, the fraction of reconstructions that pass realism, their true degree, and
-    the fraction of level-4+ originals (true degree >= 3.5) whose reconstruction is a realistic level-4 smile."""
+    known) are reconstructed: per level, how many reconstructions pass realism (Wilson interval), the true degree of
+    those that pass, the reading of all (any), and the fraction of level-4+ originals (true degree >= 3.5) whose
+    reconstruction is a realistic level-4 smile."""
     realism, oracle = prepared.realism, prepared.scorers["oracle"]
     out = {}
     for level in (3, 4, 5):
@@ -465,7 +575,9 @@ def decoder_reach(generator: Generator, prepared, n: int = 200) -> dict:
         passed, degree = report.passed.numpy(), report.true_degree.numpy()
         high = truth >= LEVEL_4
         out[str(level)] = {"faces": int(len(pick)), "true_degree": float(truth.mean()),
-                           "reconstruction_true_degree": float(degree.mean()), "pass_fraction": float(passed.mean()),
+                           "reconstruction_true_degree_valid": float(degree[passed].mean()) if passed.any() else None,
+                           "reconstruction_reading_any": float(degree.mean()),
+                           "pass": metrics.proportion(int(passed.sum()), len(passed)),
                            "oracle_original": float(oracle.score(images).degree.mean()),
                            "oracle_reconstruction": float(oracle.score(recon).degree.mean()),
                            "level4_kept": None if not high.any() else

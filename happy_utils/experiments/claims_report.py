@@ -8,6 +8,7 @@ README's section and the notebook cannot quote other numbers than the summaries 
 
 from __future__ import annotations
 
+import re
 import string
 import textwrap
 from pathlib import Path
@@ -15,23 +16,44 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .. import metrics
 from ..files import write_text
 from .claims import LEVEL_4, PAIR, read_results
 
 FID_KEYS = ("inception", "world")
 
 
-def _pm(value: dict | None, digits: int = 2) -> str:
-    """mean ± 95% interval half-width."""
-    if not value or value.get("mean") is None:
+def _pm(value: dict | None, digits: int = 2, scale: float = 1.0) -> str:
+    """mean ± 95% interval half-width; "n/a (n of N seeds)" when only some seeds have the figure."""
+    if not value:
         return "-"
-    return f"{value['mean']:.{digits}f} ± {value['ci95']:.{digits}f}" if value.get("ci95") is not None \
-        else f"{value['mean']:.{digits}f}"
+    if value.get("mean") is None:
+        return f"n/a ({value['n']} of {value['seeds']} seeds)" if value.get("seeds") else "n/a"
+    mean = value["mean"] * scale
+    return f"{mean:.{digits}f} ± {value['ci95'] * scale:.{digits}f}" if value.get("ci95") is not None \
+        else f"{mean:.{digits}f}"
 
 
-def _realism(row: dict, part: str, key: str = "top10") -> dict | None:
-    realism = row.get("realism") or {}
-    return realism.get("pass_fraction") if part == "pass_fraction" else (realism.get(part) or {}).get(key)
+def _share(p: dict | None) -> str:
+    """A pooled proportion: count of n, the fraction and its Wilson 95% interval [low, high]."""
+    if not p:
+        return "-"
+    low, high = p["wilson95"]
+    return f"{p['count']} of {p['n']}: {p['fraction']:.1%} [{low:.1%}, {high:.1%}]"
+
+
+def p_value(p: float | None) -> str:
+    """Every p-value of the report in one format: three significant digits (below 1e-5: "< 1e-5", as summaries
+    written before small values kept their digits hold 0 there)."""
+    return "-" if p is None else "< 1e-5" if p < 1e-5 else f"{p:.3g}"
+
+
+def _valid_topk(realism: dict, key: str) -> str:
+    """A valid Top-K over seeds, or "n/a (m valid)" with each seed's count of valid queries when one has fewer than K."""
+    value = realism["valid_oracle"][key]
+    if value["mean"] is not None:
+        return _pm(value)
+    return f"n/a ({', '.join(map(str, realism['valid_per_seed']))} valid)"
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -40,22 +62,64 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 
 def comparison_table(comparison: dict) -> str:
-    """Per variant: Top10 / Top50 and their valid (realism-passing) versions, pass fraction, the re-renders' true
-    Top10, Inception and world FID of one seed's queries against degrees 3-5, the judge's Top10; and the restricted
-    training set (its FIDs from draws of as many faces as a seed has)."""
+    """Per variant: Top10 / Top50 by the oracle (every query) and the judge's Top10; the restricted training set's."""
+    rows = [[f"`{v}`", str(row["t"]), _pm(row["oracle"]["top10"]), _pm(row["oracle"]["top50"]),
+             _pm((row.get("judge") or {}).get("top10"))] for v, row in comparison["variants"].items()]
+    ref = comparison["restricted_reference"]["raw"]["oracle"]
+    rows.append(["restricted training set", "", f"{ref['top10']:.2f}", f"{ref['top50']:.2f}", ""])
+    return _table(["variant", "t", "Top10", "Top50", "judge Top10"], rows)
+
+
+def valid_table(comparison: dict) -> str:
+    """Per variant: its valid queries (they pass realism) beside the t = 0 control (the generator's reconstructions
+    of the same base faces): how many pass (pooled, Wilson interval), per seed, the valid Top10 (n/a unless every
+    seed has 10), the best valid query per seed by the oracle and by its true degree, the mean of the valid
+    queries, the control's pass share (pretrained; fine-tuned at each seed's end where measured) and the ratio."""
     rows = []
     for v, row in comparison["variants"].items():
-        rows.append([f"`{v}`", str(row["t"]), _pm(row["oracle"]["top10"]), _pm(row["oracle"]["top50"]),
-                     _pm(_realism(row, "valid_oracle")), _pm(_realism(row, "valid_oracle", "top50")),
-                     _pm(_realism(row, "pass_fraction", "")), _pm(_realism(row, "true_degree")),
-                     *[_pm(row["fid"][k]["3-5"], 1) for k in FID_KEYS], _pm((row.get("judge") or {}).get("top10"))])
+        r, vs = row["realism"], row.get("valid_vs_control") or {}
+        ratio = vs.get("ratio")
+        rows.append([f"`{v}`", _share(r["pass"]), ", ".join(map(str, r["valid_per_seed"])), _valid_topk(r, "top10"),
+                     _pm(r["valid_oracle"]["best"]), _pm(r["valid_true_degree"]["best"]),
+                     _pm(r["valid_oracle"]["mean"]), _share((row.get("control") or {}).get("pass")),
+                     "-" if ratio is None else f"{ratio:.2f}",
+                     _share((row.get("control_tuned") or {}).get("pass")) if row.get("control_tuned") else "n/a"])
+    training = comparison["training_set"]["realism"]["pass"]
+    rows.append(["restricted training set (draws)", _share(training), "", "", "", "", "", "", "", ""])
+    return _table(["variant", "valid queries", "valid per seed", "valid Top10", "best valid (oracle)",
+                   "best valid (true degree)", "mean valid (oracle)", "control t = 0: reconstructions pass",
+                   "valid / control", "control, fine-tuned generator"], rows)
+
+
+def quality_table(comparison: dict) -> str:
+    """Per variant: Inception and world FID and KID of one seed's queries against degrees 3-5 (KID x 10^3), and the
+    restricted training set's (draws of as many faces)."""
+    def kid(row: dict, key: str) -> str:
+        return "n/a" if row.get("kid") is None else _pm(row["kid"][key]["3-5"], 2, 1e3)
+
+    rows = [[f"`{v}`", *[_pm(row["fid"][k]["3-5"], 1) for k in FID_KEYS], *[kid(row, k) for k in FID_KEYS]]
+            for v, row in comparison["variants"].items()]
     training = comparison["training_set"]
-    rows.append(["restricted training set", "", f"{comparison['restricted_reference']['raw']['oracle']['top10']:.2f}",
-                 f"{comparison['restricted_reference']['raw']['oracle']['top50']:.2f}", "", "",
-                 f"{training['realism_pass_fraction']:.2f}", "", *[_pm(training["fid"][k]["3-5"], 1) for k in FID_KEYS],
-                 ""])
-    return _table(["variant", "t", "Top10", "Top50", "valid Top10", "valid Top50", "pass", "true Top10",
-                   "Inception FID 3-5", "world FID 3-5", "judge Top10"], rows)
+    rows.append(["restricted training set", *[_pm(training["fid"][k]["3-5"], 1) for k in FID_KEYS],
+                 *[kid(training, k) for k in FID_KEYS]])
+    notes = sorted({row["kid_note"] for row in comparison["variants"].values() if row.get("kid_note")})
+    return _table(["variant", "Inception FID 3-5", "world FID 3-5", "Inception KID ×10³ 3-5", "world KID ×10³ 3-5"],
+                  rows) + "".join(f"\n\nKID {note}." for note in notes)
+
+
+def quality_pairs_table(claims: dict) -> str:
+    """Paired quality tests of every variant against the headline one, on the seeds they share."""
+    rows = []
+    for name, q in claims["paired_quality"].items():
+        kid = q["kid"].get("inception")
+        rows.append([f"`{name}`", f"{q['bases_shared']} of {len(q['seeds'])}", _pm(q["pass"], 3),
+                     p_value(q["pass"]["p_t"]), p_value(q["pass"]["p_sign_flip"]), p_value(q["fisher"]["p"]),
+                     f"{_pm(q['fid']['inception'], 1)} (p {p_value(q['fid']['inception']['p_t'])})",
+                     f"{_pm(q['fid']['world'], 1)} (p {p_value(q['fid']['world']['p_t'])})",
+                     "n/a" if kid is None else f"{kid['mean'] * 1e3:+.2f} ± {kid['ci95'] * 1e3:.2f} "
+                                               f"(p {p_value(kid['p_t'])})"])
+    return _table(["A - B", "same base faces (seeds)", "valid share, paired", "paired t p", "sign-flip p",
+                   "Fisher exact p (pooled)", "Inception FID", "world FID", "Inception KID ×10³"], rows)
 
 
 def fid_by_degree_table(comparison: dict) -> str:
@@ -74,8 +138,7 @@ def paired_table(claims: dict) -> str:
     rows = []
     for key, tests in paired["tests"].items():
         for q, t in tests.items():
-            p_t = "-" if t["p_t"] is None else f"{t['p_t']:.3f}"
-            rows.append([key.replace("top", "Top"), q, _pm(t, 3), p_t, f"{t['p_sign_flip']:.3f}",
+            rows.append([key.replace("top", "Top"), q, _pm(t, 3), p_value(t["p_t"]), p_value(t["p_sign_flip"]),
                          f"{t['wins']} of {t['n']}"])
     return _table([f"{PAIR[0]} - {PAIR[1]}", "queries", "difference (95% CI)", "paired t-test p",
                    "sign-flip p", f"seeds {PAIR[0]} wins"], rows)
@@ -99,15 +162,19 @@ def weighting_table(claims: dict) -> str:
 
 
 def tradeoff_table(claims: dict) -> str:
-    rows = [[str(r["t"]), f"`{r['variant']}`", _pm(r["top10"]), _pm(r["valid_top10"]), _pm(r["true_top10"]),
-             _pm(r["pass_fraction"]),
-             *[_pm(r["fid"][k], 1) for k in FID_KEYS]] for r in claims["tradeoff"]]
-    return _table(["t", "variant", "Top10", "valid Top10", "true Top10", "pass", "Inception FID 3-5",
-                   "world FID 3-5"], rows)
+    rows = [[str(r["t"]), f"`{r['variant']}`", _pm(r["top10"]), _share(r["pass"]), ", ".join(map(str, r["valid_per_seed"])),
+             _pm(r["valid_top10"]) if r["valid_top10"]["mean"] is not None else "n/a",
+             _pm(r["valid_best"]), _pm(r["valid_true_best"]), _share(r["control_pass"]),
+             *[_pm(r["fid"][k], 1) for k in FID_KEYS],
+             "n/a" if r["kid"] is None else _pm(r["kid"]["inception"], 2, 1e3)] for r in claims["tradeoff"]]
+    return _table(["t", "variant", "Top10", "valid queries", "valid per seed", "valid Top10", "best valid (oracle)",
+                   "best valid (true degree)", "control t = 0 passes", "Inception FID 3-5", "world FID 3-5",
+                   "Inception KID ×10³"], rows)
 
 
 def ceiling_table(claims: dict) -> str:
-    """Per variant (and the pair over its long run): the best realistic query, the best of all, level-4 counts."""
+    """Per variant (and the pair over its long run): the best realistic query, the best reading of any query,
+    level-4 counts; above it, the training set's exact degrees beside the inverse network's readings of them."""
     rows = []
     long = claims["plan"]["long_budget"]
     entries = [(v, c, claims["surrogate_reach"].get(v)) for v, c in claims["ceiling"].items()]
@@ -117,13 +184,18 @@ def ceiling_table(claims: dict) -> str:
         rows.append([f"`{v}`", f"{c['passed']} of {c['queries']}",
                      "-" if best is None else f"{best['true_degree']:.2f} (oracle {best['oracle']:.2f}, seed "
                                               f"{best['seed']} query {best['query']})",
-                     f"{c['best_true_degree_any']['true_degree']:.2f}", str(c["level4_realistic"]),
-                     str(c["level4_any"]),
+                     f"{c['best_reading_any']['true_degree']:.2f}", str(c["level4_realistic"]),
+                     f"{c['level4_reading_any']} of {c['queries']}",
                      "-" if reach is None else f"{reach['above_best_so_far']:.2f}"])
-    return (f"The restricted training set's true degrees: Top10 {claims['training_true_degree']['top10']:.2f}, best "
-            f"{claims['training_true_degree']['best']:.2f}.\n\n" +
-            _table(["variant", "realistic queries", "best realistic: true degree", "best true degree (any)",
-                    f"realistic with true degree >= {LEVEL_4}", f"any with true degree >= {LEVEL_4}",
+    t, r = claims["training_true_degree"], claims["training_reading"]
+    return (f"The restricted training set ({r['faces']} faces): exact true degrees Top10 {t['top10']:.2f}, best "
+            f"{t['best']:.2f}; the inverse network's reading of the same faces (as a query's true degree is read) "
+            f"Top10 {r['reading_any']['top10']:.2f}, best {r['reading_any']['best']:.2f} (of the "
+            f"{r['pass']['count']} that pass realism: Top10 {r['reading_valid']['top10']:.2f}, best "
+            f"{r['reading_valid']['best']:.2f}); the oracle's scores Top10 {r['oracle']['top10']:.2f}, best "
+            f"{r['oracle']['best']:.2f}.\n\n" +
+            _table(["variant", "realistic queries", "best realistic: true degree", "best reading (any query)",
+                    f"realistic with true degree >= {LEVEL_4}", f"any query read >= {LEVEL_4}",
                     "surrogate aims above the best so far"], rows))
 
 
@@ -142,11 +214,12 @@ def decoder_table(claims: dict) -> str:
     for kind, levels in claims["decoder_reach"].items():
         for level, r in levels.items():
             kept = "-" if r["level4_kept"] is None else f"{r['level4_kept']:.2f}"
-            rows.append([kind, level, str(r["faces"]), f"{r['true_degree']:.2f}", f"{r['reconstruction_true_degree']:.2f}",
-                         f"{r['pass_fraction']:.2f}", f"{r['oracle_original']:.2f} / {r['oracle_reconstruction']:.2f}",
-                         kept])
-    return _table(["generator", "unseen level", "faces", "true degree", "reconstruction's true degree",
-                   "reconstructions pass", "oracle: face / reconstruction",
+            valid = r["reconstruction_true_degree_valid"]
+            rows.append([kind, level, str(r["faces"]), f"{r['true_degree']:.2f}", _share(r["pass"]),
+                         "-" if valid is None else f"{valid:.2f}", f"{r['reconstruction_reading_any']:.2f}",
+                         f"{r['oracle_original']:.2f} / {r['oracle_reconstruction']:.2f}", kept])
+    return _table(["generator", "unseen level", "faces", "true degree", "reconstructions pass",
+                   "their true degree (passing)", "reading (any reconstruction)", "oracle: face / reconstruction",
                    f"level-4 smiles kept (true >= {LEVEL_4}, passing)"], rows)
 
 
@@ -158,10 +231,17 @@ def tables(results: dict) -> str:
              f"the pair at {plan['long_budget']}). Mean ± 95% confidence interval over seeds; every FID is one seed's "
              f"{plan['budget']} queries against the unseen faces of degrees 3-5 (or one degree), biased upwards by "
              "the few faces alike for every row: compare FIDs only with each other.",
-             "### The comparison\n\n" + comparison_table(comparison),
+             "### The comparison: scores\n\n" + comparison_table(comparison),
+             "### Valid queries and the t = 0 control\n\nA query is valid when it passes realism; its true degree "
+             "is the re-render's. Top-K of the valid queries is the K-th best valid query of a seed, n/a (with each "
+             "seed's count) unless every seed has K. The control: the same generator's plain reconstructions of the "
+             "base faces the queries started from (no cell changed).\n\n" + valid_table(comparison),
+             "### Image quality: FID and KID\n\n" + quality_table(comparison),
              "### FID against each unseen degree (mean over seeds)\n\n" + fid_by_degree_table(comparison),
              f"### Weighted retraining against none, paired over seeds ({plan['long_budget']} queries)\n\n"
-             + paired_table(claims), "### Why: the rank weights and the fine-tunes\n\n" + weighting_table(claims),
+             + paired_table(claims),
+             f"### Image quality, paired over seeds ({plan['budget']} queries): {PAIR[0]} against each variant\n\n"
+             + quality_pairs_table(claims), "### Why: the rank weights and the fine-tunes\n\n" + weighting_table(claims),
              "### The t trade-off\n\n" + tradeoff_table(claims),
              "### The ceiling: the best realistic query per variant\n\n" + ceiling_table(claims),
              "### How far the trees aim\n\n" + surrogate_table(claims),
@@ -185,7 +265,7 @@ def figures(results: dict) -> dict[str, plt.Figure]:
                    label="restricted training set")
         ax.set(xlabel="queries", ylabel=f"{key.replace('top', 'Top')} (oracle)", title=f"{key.replace('top', 'Top')}"
                " over the queries (mean ± sd over seeds)")
-    axes[1].legend(fontsize=7)
+    axes[1].legend(fontsize=7, title=metrics.CURVE_CONVENTION, title_fontsize=7)
     fig.tight_layout()
     out["claims_topk"] = fig
 
@@ -200,7 +280,7 @@ def figures(results: dict) -> dict[str, plt.Figure]:
         ax.fill_between(q, mean - half, mean + half, alpha=0.25, color="C0", label="95% confidence band")
         ax.axhline(0, color="k", lw=1)
         for qq, t in paired["tests"][key].items():
-            ax.annotate(f"p={t['p_t']:.2f}" if t["p_t"] is not None else "", (int(qq), t["mean"]), fontsize=8,
+            ax.annotate(f"p={p_value(t['p_t'])}" if t["p_t"] is not None else "", (int(qq), t["mean"]), fontsize=8,
                         textcoords="offset points", xytext=(-20, 8))
         ax.set(xlabel="queries", ylabel=f"{key.replace('top', 'Top')}: {PAIR[0]} - {PAIR[1]}",
                title=f"paired difference, {len(paired['seeds'])} seeds")
@@ -213,7 +293,7 @@ def figures(results: dict) -> dict[str, plt.Figure]:
     for ax, key, name in zip(axes, FID_KEYS, ("Inception FID", "world FID")):
         unplotted = []
         for r in rows:
-            fid, y = r["fid"].get(key), r["valid_top10"]
+            fid, y = r["fid"].get(key), r["valid_best"]
             if not fid or not y or fid["mean"] is None or y["mean"] is None:
                 unplotted.append(f"t = {r['t']}")
                 continue
@@ -221,26 +301,27 @@ def figures(results: dict) -> dict[str, plt.Figure]:
                         label=f"t = {r['t']}")
             ax.annotate(f"t={r['t']}", (fid["mean"], y["mean"]), textcoords="offset points", xytext=(5, 5))
         ax.set(xlabel=f"{name} of one seed's queries vs degrees 3-5 (lower: better)",
-               ylabel="valid Top10 (queries that pass realism)", title=f"t trade-off: score against {name}")
+               ylabel="best valid query per seed (oracle)", title=f"t trade-off: score against {name}")
         if unplotted:
-            ax.text(0.98, 0.02, f"no query passes realism: {', '.join(dict.fromkeys(unplotted))}", ha="right",
+            ax.text(0.98, 0.02, f"a seed has no valid query: {', '.join(dict.fromkeys(unplotted))}", ha="right",
                     fontsize=8, transform=ax.transAxes)
     fig.tight_layout()
     out["claims_tradeoff"] = fig
 
-    fig, ax = plt.subplots(figsize=(10, 3.8))
+    fig, ax = plt.subplots(figsize=(13, 3.8))
     names = list(claims["ceiling"])
     best = [(claims["ceiling"][v].get("best_realistic") or {}).get("true_degree", np.nan) for v in names]
-    any_ = [claims["ceiling"][v]["best_true_degree_any"]["true_degree"] for v in names]
+    any_ = [claims["ceiling"][v]["best_reading_any"]["true_degree"] for v in names]
     x = np.arange(len(names))
-    ax.bar(x - 0.2, best, 0.4, label="best realistic query (passes realism)")
-    ax.bar(x + 0.2, any_, 0.4, label="best query, realistic or not", alpha=0.6)
+    ax.bar(x - 0.2, best, 0.4, label="best realistic query: its true degree")
+    ax.bar(x + 0.2, any_, 0.4, label="best reading of any query (realistic or not)", alpha=0.6)
     ax.axhline(LEVEL_4, color="C3", ls="--", label=f"realistic level-4 smile ({LEVEL_4})")
-    ax.axhline(claims["training_true_degree"]["best"], color="k", ls=":",
-               label=f"the restricted training set's best ({claims['training_true_degree']['best']:.2f})")
+    exact, read = claims["training_true_degree"]["best"], claims["training_reading"]["reading_valid"]["best"]
+    ax.axhline(exact, color="k", ls=":", label=f"the restricted training set's best: exact ({exact:.2f})")
+    ax.axhline(read, color="k", ls="-.", label=f"... and the best reading of its faces that pass ({read:.2f})")
     ax.set_xticks(x, names, rotation=20, fontsize=8)
-    ax.set(ylabel="true degree of the re-render", title="The ceiling: how far each variant's best query smiles")
-    ax.legend(fontsize=8)
+    ax.set(ylabel="smile degree of the re-render", title="The ceiling: how far each variant's best query smiles")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     out["claims_ceiling"] = fig
     return out
@@ -258,8 +339,9 @@ README_END = "<!-- claims: end -->"
 
 class _SummaryFields(string.Formatter):
     """Fields are dotted paths into the summaries, `{claims.paired.tests.top10.300.p_t:.3f}` (list items by their
-    index); an interval (mean, ci95) with a format ending in ± reads "mean ± half-width", `{...top10:.2f±}`; a value
-    the runs could not measure (None: no query passed realism) reads "n/a"."""
+    index); an interval (mean, ci95) with a format ending in ± reads "mean ± half-width", `{...top10:.2f±}`; a
+    p-value with the format `p` reads "p = 0.0123" (or "p < 1e-5"), in the report's one format (`p_value`); a pooled proportion with `share` reads
+    "count of n: fraction [Wilson interval]"; a value the runs could not measure (None) reads "n/a"."""
 
     def __init__(self, results: dict, source: Path):
         super().__init__()
@@ -277,6 +359,11 @@ class _SummaryFields(string.Formatter):
         return value, field_name
 
     def format_field(self, value, format_spec: str) -> str:
+        if format_spec == "p":
+            shown = p_value(value)
+            return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+        if format_spec == "share":
+            return _share(value)
         if isinstance(value, dict) and format_spec.endswith("±"):
             value, format_spec = (None if value.get("mean") is None else f"{value['mean']:{format_spec[:-1]}}" + (
                 "" if value.get("ci95") is None else f" ± {value['ci95']:{format_spec[:-1]}}")), ""
@@ -285,10 +372,22 @@ class _SummaryFields(string.Formatter):
 
 def verdicts(results: dict, template: Path) -> str:
     """The claims' verdicts: the prose of `template` (written for the runs that made the summaries) with every
-    figure read from the summaries, each paragraph wrapped again to the README's width."""
+    figure read from the summaries, each paragraph (and list item) wrapped again to the README's width, tables
+    kept as they are."""
     text = _SummaryFields(results, Path(template)).format(Path(template).read_text())
-    return "\n\n".join(textwrap.fill(" ".join(p.split()), width=117, break_on_hyphens=False)
-                         for p in text.split("\n\n") if p.strip()) + "\n"
+    return "\n\n".join(_rewrapped(block) for block in text.split("\n\n") if block.strip()) + "\n"
+
+
+def _rewrapped(block: str) -> str:
+    """A paragraph wrapped to the README's width; a table kept line by line; a list wrapped item by item."""
+    lines = block.strip().splitlines()
+    if lines[0].startswith("|"):
+        return "\n".join(line.strip() for line in lines)
+    if lines[0].startswith("- "):
+        items = re.split(r"\n(?=- )", block.strip())
+        return "\n".join(textwrap.fill(" ".join(item.split()), width=117, subsequent_indent="  ",
+                                        break_on_hyphens=False) for item in items)
+    return textwrap.fill(" ".join(block.split()), width=117, break_on_hyphens=False)
 
 
 def page(results: dict, verdict_template: Path) -> str:
@@ -303,8 +402,8 @@ def page(results: dict, verdict_template: Path) -> str:
 
 
 def readme_section(results: dict, folder: Path, readme: Path) -> str:
-    """The repository README's claims section: the verdicts, the comparison and the pair's paired test, the
-    figures; the other tables are linked (`folder`: the summaries' folder, its links relative to `readme`)."""
+    """The repository README's claims section: the verdicts, the comparison (scores, valid queries beside the
+    control, FID and KID), the pair's paired tests on score and quality, the figures; the other tables are linked (`folder`: the summaries' folder, its links relative to `readme`)."""
     link = Path(folder).resolve().relative_to(Path(readme).resolve().parent).as_posix()
     claims = results["claims"]
     shown = "\n\n".join(f"![{name}]({link}/figures/{name}.png)" for name in FIGURES)
@@ -312,8 +411,12 @@ def readme_section(results: dict, folder: Path, readme: Path) -> str:
         README_BEGIN, verdicts(results, Path(folder) / VERDICTS).strip(),
         f"The comparison at {claims['plan']['budget']} queries (mean ± 95% interval over seeds):",
         comparison_table(results["comparison"]),
+        ("Valid queries (they pass realism) beside the t = 0 control (the generator's reconstructions of the same "
+         "base faces); a valid Top10 is n/a, with each seed's count, unless every seed has 10 valid queries:"),
+        valid_table(results["comparison"]), quality_table(results["comparison"]),
         f"Weighted retraining against none, paired over the seeds, {claims['plan']['long_budget']} queries:",
-        paired_table(claims), shown,
+        paired_table(claims), f"Image quality, paired over the seeds ({claims['plan']['budget']} queries):",
+        quality_pairs_table(claims), shown,
         f"Every table (FIDs against each degree, the rank weights, the t trade-off, the ceiling, the trees' and the "
         f"generators' reach): [{link}/README.md]({link}/README.md).", README_END])
 

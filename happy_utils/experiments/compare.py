@@ -26,7 +26,8 @@ from ..files import write_text
 from ..records import SUMMARY, RunDirError, read_summary
 from ..scorers.loading import load_realism, load_scorers
 from ..scorers.realism import RealismJudge
-from .quality import assess, extractors, fid_report, fid_targets, sample
+from .quality import (assess, control, control_summary, extractors, fid_report, fid_targets, sample,
+                      valid_vs_control)
 from .fanout import Job, JobsFailed, run_jobs
 from .run import finish_run, read_seeds, start_run
 from .spec import RunSpec
@@ -107,7 +108,9 @@ def comparison_specs(preset: str | Preset | None = None, source: str | None = No
 
 
 def compare(cfg: Preset, folders: dict[str, Path], source: str, save_to: Path, budget: int | None = None) -> dict:
-    """Figure 3, Table 1, the best faces with their re-renders, oracle against judge, and `comparison.json`, from
+    """Figure 3, Table 1, the best faces with their re-renders, oracle against judge, and `comparison.json` (with
+    the t = 0 control of each variant where the world gives realism: its pretrained generator's reconstructions of
+    the queries' base faces, `quality.control`), from
     each variant's finished run in `folders[variant]`: every number is computed from the runs' records and saved
     query images, over each seed's first `budget` queries (default: all). They are saved in `save_to`, so that runs
     elsewhere (the command line's) can be compared without writing into their folders."""
@@ -122,13 +125,21 @@ def compare(cfg: Preset, folders: dict[str, Path], source: str, save_to: Path, b
     generated[TRAINING] = sample(train.restricted(), n_generated, seed=1).images  # the data's own distance, same size
     fids = fid_report(generated, fid_targets(train, cfg.fid_per_level), extractors(scorers, realism))
     rows = {}
+    restricted, oracle = train.restricted(), scorers["oracle"]
     for v, (summary, records, images) in runs.items():
         quality = {s: assess(realism, images[s]) for s in records} if realism is not None else {}
         per_seed = {s: metrics.seed_summary(records[s], quality.get(s)) for s in records}
         agg = metrics.aggregate(per_seed)
+        controlled = None
+        if realism is not None:  # the t = 0 control: the pretrained generator's reconstructions of the base faces
+            generator = VARIANTS[v].load_generator(cfg, restricted, progress=False)
+            controlled = control_summary({s: control(generator, restricted, [r["base_index"] for r in records[s]],
+                                                     realism, oracle) for s in records})
         rows[v] = {"name": VARIANTS[v].title, "seeds": summary["seeds"], "queries": per_seed[summary["seeds"][0]][
             "queries"], "oracle": agg["oracle"], "judge": agg.get("judge"), "realism": agg.get("realism"),
                    "per_seed": per_seed, "fid": {key: table[v] for key, table in fids["fid"].items()},
+                   "control": controlled, "valid_vs_control": None if controlled is None else
+                   valid_vs_control(agg["realism"], per_seed, controlled),
                    "near_duplicates": sum(metrics.near_duplicates(i) for i in images.values()),
                    "seconds_per_query": agg["seconds_per_query"], "paper": VARIANTS[v].paper,
                    "t": get_variant(v).t(cfg)}

@@ -12,10 +12,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import metrics
 from ..config import get_paths
 from ..data import world
 from ..data.faces import FaceDataset, world_spec
 from ..generators.vqvae import load_vqvae
+from ..images import to_uint8
 from ..scorers.distortions import DISTORTIONS, distort
 from ..scorers.fid import (Features, fid_table, frechet, inception_features, reference_features, smile_features,
                            statistics, world_features)
@@ -64,6 +66,46 @@ def assess(realism: RealismJudge, images: torch.Tensor) -> dict:
     """Per image: realism error, pass or fail, the re-render's true degree (lists, for records and summaries)."""
     report = realism.assess(images)
     return {"error": report.error.tolist(), "passed": report.passed.tolist(), "true_degree": report.true_degree.tolist()}
+
+
+def control(generator, faces: FaceDataset, base_index: list[int], realism: RealismJudge, oracle) -> dict:
+    """The t = 0 control: the generator's plain reconstructions of the faces the queries started from (their base
+    faces, `base_index` into `faces`; no latent cell changed), measured as the queries are. Why: a query's realism is
+    only as good as the decoder allows; the control's pass rate is what the optimiser would get by changing nothing.
+    Returns how many pass, their mean realism error, the oracle's mean score, the inverse network's mean reading of
+    the passing ones (their true degree) and of all ("reading, any")."""
+    recon = to_uint8(generator.reconstruct(faces.images[torch.as_tensor(base_index, dtype=torch.long)]))
+    report = realism.assess(recon)
+    passed = report.passed.numpy().astype(bool)
+    return {"faces": len(base_index), "passed": int(passed.sum()), "error": float(report.error.mean()),
+            "oracle": float(oracle.score(recon).degree.mean()),
+            "true_degree_valid": float(report.true_degree[torch.from_numpy(passed)].mean()) if passed.any() else None,
+            "reading_any": float(report.true_degree.mean())}
+
+
+def control_summary(per_seed: dict[int, dict | None]) -> dict | None:
+    """A control over seeds: the pooled pass fraction with its Wilson interval, the per-seed fractions, and the
+    realism error, the oracle's score and the readings as means with 95% intervals; None if a seed lacks it."""
+    seeds = list(per_seed.values())
+    if not seeds or any(c is None for c in seeds):
+        return None
+    return {"pass": metrics.proportion(sum(c["passed"] for c in seeds), sum(c["faces"] for c in seeds)),
+            "pass_fraction_per_seed": [c["passed"] / c["faces"] for c in seeds],
+            **{key: metrics.interval_of_all([c[key] for c in seeds])
+               for key in ("error", "oracle", "true_degree_valid", "reading_any")}}
+
+
+def valid_vs_control(realism: dict, per_seed: dict[int, dict], control: dict | None) -> dict | None:
+    """A variant's valid share beside its control's (`metrics.aggregate`'s realism, `metrics.seed_summary` per seed):
+    their ratio (pooled), the paired difference of the per-seed fractions (the seed's queries against the
+    reconstructions of the same base faces; None for one seed) and Fisher's exact test on the pooled counts."""
+    if control is None:
+        return None
+    ours, theirs = realism["pass"], control["pass"]
+    mine = [s["realism"]["pass_fraction"] for s in per_seed.values()]
+    return {"ratio": None if not theirs["fraction"] else ours["fraction"] / theirs["fraction"],
+            "paired": metrics.paired_difference(mine, control["pass_fraction_per_seed"]) if len(mine) >= 2 else None,
+            "fisher": metrics.fisher_test((ours["count"], ours["n"]), (theirs["count"], theirs["n"]))}
 
 
 def evaluate_quality(realism: RealismJudge, seed: int, n: int = 200) -> dict:

@@ -42,11 +42,6 @@ def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
     print(f"== stage {name} done in {timings[name]:.1f} s", flush=True)
 
 
-def topk_summary(scores: np.ndarray) -> dict[str, float]:
-    """Top10, Top50 and the best of a set of scores: the reference lines of every result."""
-    return {**{f"top{k}": metrics.kth_best(scores, k) for k in metrics.TOP_KS}, "best": float(np.max(scores))}
-
-
 @dataclass
 class Prepared:
     """What the stages before the loop produced, shared by the variants that use the same generator."""
@@ -98,7 +93,7 @@ def _prepare(cfg: Preset, source: str, kind: str, target: str, progress: bool, w
             valid_degree[which] = on_valid.degree.numpy()
             quality[which] = oracle_metrics(on_valid, valid.labels, truth)
             raw_scores[which] = scorer.score(restricted.images).degree.numpy()
-            references["raw"][which] = topk_summary(raw_scores[which])
+            references["raw"][which] = metrics.topk_summary(raw_scores[which])
         figures["calibration"] = plotting.calibration(truth.numpy(), valid_degree)
 
     with stage(kind, timings):
@@ -110,7 +105,7 @@ def _prepare(cfg: Preset, source: str, kind: str, target: str, progress: bool, w
             figures["vqvae_codebook"] = plotting.codebook_usage(model.encode(held_out.images))
         reconstructed = model.decode(latents)
         for which, scorer in scorers.items():
-            references["reconstructed"][which] = topk_summary(scorer.score(reconstructed).degree.numpy())
+            references["reconstructed"][which] = metrics.topk_summary(scorer.score(reconstructed).degree.numpy())
         figures[f"{kind}_loss"] = plotting.loss_curves(model.meta["history"], keys=model.loss_keys,
                                                        title=f"{model.title} training")
         figures[f"{kind}_reconstructions"] = plotting.image_rows(

@@ -11,21 +11,23 @@ TRAINING = "restricted training set"
 
 
 def print_run_table(summary: dict) -> None:
-    """Top10 / Top50 / best per seed and their mean, by the oracle and the judge, beside the training set's."""
+    """Top10 / Top50 / best per seed and their mean, by the oracle and the judge, beside the training set's (n/a: a
+    seed with fewer unique queries than K has no Top-K)."""
     ref, agg = summary["restricted_reference"], summary["aggregate"]
     roles = [r for r in ("oracle", "judge") if r in agg]
     keys = [(r, k) for r in roles for k in ("top10", "top50", "best")]
     print("\n" + f"{'':<13}" + "".join(f"{(r + ' ' + k)[:13]:>14}" for r, k in keys) +
-          ("" if "realism" not in agg else f"{'pass':>8}{'valid Top10':>13}{'true s Top10':>13}"))
+          ("" if "realism" not in agg else f"{'pass':>8}{'valid':>7}{'valid Top10':>13}{'valid true':>12}"))
     rows = [(f"seed {s}", v) for s, v in summary["per_seed"].items()]
     rows += [("mean", {r: {k: v["mean"] for k, v in agg[r].items()} for r in roles})]
     rows += [(f"train {name[:5]}", ref[name]) for name in ("raw", "reconstructed")]
     for label, v in rows:
-        line = f"{label:<13}" + "".join(f"{v[r][k]:14.3f}" for r, k in keys)
+        line = f"{label:<13}" + "".join(f"{'n/a' if v[r][k] is None else format(v[r][k], '.3f'):>14}" for r, k in keys)
         if "realism" in v:
-            valid = v["realism"]["valid_oracle"]
-            shown = "-" if valid is None else f"{valid['top10']:.3f}"
-            line += f"{v['realism']['pass_fraction']:8.2f}{shown:>13}{v['realism']['true_degree']['top10']:13.3f}"
+            valid, true = v["realism"]["valid_oracle"], v["realism"]["valid_true_degree"]["best"]
+            shown = "n/a" if valid["top10"] is None else f"{valid['top10']:.3f}"
+            line += (f"{v['realism']['pass_fraction']:8.2f}{valid['n']:>7}{shown:>13}"
+                     f"{'n/a' if true is None else format(true, '.3f'):>12}")
         print(line)
     fid = summary["quality"]["fid"]
     for key, name in summary["quality"]["extractors"].items():
@@ -36,9 +38,12 @@ def print_run_table(summary: dict) -> None:
 
 
 def _pm(value: dict | None) -> str:
-    """mean ± the 95% confidence interval's half-width over seeds (± sd where one seed gives no interval)."""
-    if not value or value.get("mean") is None:
+    """mean ± the 95% confidence interval's half-width over seeds (± sd where one seed gives no interval); n/a with
+    how many seeds have the figure where some lack it (a valid Top-K of a seed with fewer than K valid queries)."""
+    if not value:
         return "-"
+    if value.get("mean") is None:
+        return f"n/a ({value['n']}/{value['seeds']})" if value.get("seeds") else "n/a"
     spread = value.get("ci95") if value.get("ci95") is not None else value.get("std")
     return f"{value['mean']:.2f} ± {spread:.2f}" if spread is not None else f"{value['mean']:.2f}"
 
@@ -49,8 +54,14 @@ def _paper(paper: dict, keys: tuple[str, ...]) -> str:
 
 
 def _realism(row: dict, part: str, key: str) -> dict | None:
-    return (row.get("realism") or {}).get(part, {}).get(key) if part != "pass_fraction" else \
-        (row.get("realism") or {}).get("pass_fraction")
+    return ((row.get("realism") or {}).get(part) or {}).get(key)
+
+
+def _share(row: dict, part: str = "realism") -> str:
+    """The pooled pass fraction (of the queries, or of the t = 0 control's reconstructions) with its Wilson 95%
+    interval."""
+    p = (row.get(part) or {}).get("pass")
+    return "-" if p is None else f"{p['fraction']:.2f} [{p['wilson95'][0]:.2f},{p['wilson95'][1]:.2f}]"
 
 
 def print_comparison(result: dict) -> None:
@@ -58,33 +69,35 @@ def print_comparison(result: dict) -> None:
     extractors = result["fid_extractors"]
     print("\nFIDs against degrees 3-5: " + "; ".join(f"{k}: {name}" for k, name in extractors.items()))
     fid_keys = [k for k in ("inception", "world") if k in extractors]
-    head = (f"{'variant':<17}{'t':>3}{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'valid Top50':>13}{'pass':>12}"
-            f"{'true s Top10':>13}" + "".join(f"{k[:5] + ' FID':>11}" for k in fid_keys) +
+    head = (f"{'variant':<17}{'t':>3}{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'valid Top50':>13}{'pass [Wilson]':>16}"
+            f"{'valid true':>13}{'control t=0':>16}" + "".join(f"{k[:5] + ' FID':>11}" for k in fid_keys) +
             f"{'judge Top10':>13}{'repeats':>8}{'  paper Top10 / Top50 / FID':>28}")
     print(head)
     for v, row in result["variants"].items():
         print(f"{v:<17}{row['t']:>3}{_pm(row['oracle']['top10']):>13}{_pm(row['oracle']['top50']):>13}"
               f"{_pm(_realism(row, 'valid_oracle', 'top10')):>13}{_pm(_realism(row, 'valid_oracle', 'top50')):>13}"
-              f"{_pm(_realism(row, 'pass_fraction', '')):>12}{_pm(_realism(row, 'true_degree', 'top10')):>13}"
+              f"{_share(row):>16}{_pm(_realism(row, 'valid_true_degree', 'best')):>13}{_share(row, 'control'):>16}"
               + "".join(f"{row['fid'][k]['3-5']:>11.1f}" for k in fid_keys) +
               f"{_pm((row.get('judge') or {}).get('top10')):>13}{row['near_duplicates']:>8}"
               f"{_paper(row['paper'], ('top10', 'top50', 'fid')):>28}")
     training = result["training_set"]
     passed = training.get("realism_pass_fraction")
-    print(f"{TRAINING:<17}{'':>55}{'' if passed is None else f'{passed:.2f}':>12}{'':>13}"
+    print(f"{TRAINING:<17}{'':>55}{'' if passed is None else f'{passed:.2f}':>16}{'':>29}"
           + "".join(f"{training['fid'][k]['3-5']:>11.1f}" for k in fid_keys))
-    print("mean ± 95% confidence interval over seeds; valid: over the queries that pass realism; true s: the smile "
-          "degree of the re-render; repeats: queries within 2% RMS of an earlier face of the same seed")
+    print("mean ± 95% confidence interval over seeds; valid: over the queries that pass realism (n/a (k/n): only k of "
+          "n seeds have 10 valid queries); pass: pooled, with its Wilson 95% interval; valid true: the best valid "
+          "query's true degree (its re-render's); control t=0: the pretrained generator's reconstructions of the "
+          "queries' base faces that pass; repeats: queries within 2% RMS of an earlier face of the same seed")
     for note in result["fid_notes"][:3]:
         print(f"note: {note}")
     if result["ablation"]:
         print("\nTable 1 (ablation over t)")
         print(f"{'t':>3}  {'variant':<14}" + "".join(f"{k[:5] + ' FID':>11}" for k in fid_keys) +
-              f"{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'pass':>12}{'  paper FID / Top10 / Top50':>30}")
+              f"{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'pass [Wilson]':>16}{'  paper FID / Top10 / Top50':>30}")
         for entry in result["ablation"]:
             row = result["variants"][entry["variant"]]
             print(f"{entry['t']:>3}  {entry['variant']:<14}" + "".join(f"{row['fid'][k]['3-5']:>11.1f}"
                                                                       for k in fid_keys) +
                   f"{_pm(row['oracle']['top10']):>13}{_pm(row['oracle']['top50']):>13}"
-                  f"{_pm(_realism(row, 'valid_oracle', 'top10')):>13}{_pm(_realism(row, 'pass_fraction', '')):>12}"
+                  f"{_pm(_realism(row, 'valid_oracle', 'top10')):>13}{_share(row):>16}"
                   f"{_paper(row['paper'], ('fid', 'top10', 'top50')):>30}")
