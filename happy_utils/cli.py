@@ -211,6 +211,15 @@ def _renderer(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def _support(args: argparse.Namespace) -> None:
+    from .experiments.support_diagnosis import diagnose, table
+
+    cfg = setup(args.preset)
+    results = Path(args.results) if args.results else repo_root() / "results" / cfg.name
+    print(table(diagnose(cfg, results, get_source(args.source))))
+    print(f"written to {results / 'support.json'}")
+
+
 def _constraints(args: argparse.Namespace) -> None:
     path = repo_root() / "constraints.txt"
     print(f"{write_constraints(path)} packages pinned in {path}")
@@ -351,6 +360,13 @@ def main(argv: list[str] | None = None) -> None:
     ren.add_argument("--write", action="store_true", help=f"store this renderer's probe faces in data/{PROBE_FILE} "
                      "(after bumping RENDERER_VERSION)")
     ren.set_defaults(func=_renderer)
+
+    sup = sub.add_parser("support", help="how far the committed claims' queries leave the data: codes never seen at "
+                         "their cell, neighbour pairs never seen together, and the realism pass rate by each")
+    sup.add_argument("--preset", choices=PRESETS, default="laptop", help="preset of the committed claims")
+    sup.add_argument("--source", choices=SOURCES, help="data source (default: synthetic)")
+    sup.add_argument("--results", help="the committed claims (default: results/PRESET in the repository)")
+    sup.set_defaults(func=_support)
 
     con = sub.add_parser("constraints", help="write constraints.txt: the exact versions of every package installed "
                          "here for happy-utils[lab,test,gurobi,docs]")

@@ -1,8 +1,9 @@
 """The restricted training set seen from a generator's latent space: its latent points and the surrogate's labels.
 
-Why: the surrogate models h(z) ~ f(d(z)) (paper section 2.2). By default each training point is labelled with the
-black box's score of its *decoded* image ("decoded"): decoded images are scored differently from rendered ones, and
-the optimiser's queries are decoded images too. "raw" keeps the paper's literal f(x) of the original face.
+Why: the surrogate models h(z) ~ f(d(z)) (paper section 2.2). Every preset labels each training point with the
+black box's score of the original face, "raw": the paper's literal f(x). "decoded" labels it with the score of its
+decoded image instead: decoded images are scored differently from rendered ones, and the optimiser's queries are
+decoded images too (the `vqvae-wr-decoded` variant).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "happy_utils"
 
 #: Floors from the ground up; a module may import only from its own floor or below.
 FLOORS = [
-    {"config", "files", "images", "provenance", "records", "metrics", "colab", "sourcecode"},
+    {"config", "files", "images", "provenance", "records", "metrics", "colab", "sourcecode", "code_support"},
     {"data"},
     {"scorers", "plotting"},
     {"generators", "surrogates"},
