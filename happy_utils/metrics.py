@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.stats import fisher_exact, norm, ttest_rel
+from scipy.stats import binomtest, fisher_exact, ttest_rel
 from scipy.stats import t as student_t
 
 
@@ -170,19 +170,14 @@ def proportion(successes: int, n: int) -> dict:
 
 
 def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float | None, float | None]:
-    """Wilson's score interval for a binomial proportion (Wilson 1927; Newcombe 1998, method 3): unlike the normal
-    (or a t over seeds) interval it stays inside [0, 1] and keeps its coverage near 0 and 1."""
+    """Wilson's score interval for a binomial proportion (Wilson 1927; Newcombe 1998, method 3; scipy's): unlike the
+    normal (or a t over seeds) interval it stays inside [0, 1] and keeps its coverage near 0 and 1."""
     if n == 0:
         return None, None
     if not 0 <= successes <= n:
         raise ValueError(f"wilson: {successes} successes of {n} trials")
-    z = float(norm.ppf(0.5 + confidence / 2))
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exactly 0 (1), not a rounding error away from it
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return float(low), float(high)
+    ci = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def fisher_test(a: tuple[int, int], b: tuple[int, int]) -> dict:

@@ -26,6 +26,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Self
 
 import torch
 from tqdm.auto import tqdm
@@ -66,7 +67,7 @@ def _read_state(path: Path) -> dict:
     """A state file: its checksum checked (a state written before states had one is read as it is)."""
     try:
         outer = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # an older state (numpy arrays: not weights-only), or a damaged one
+    except Exception:  # noqa: BLE001 - an older state (numpy arrays: not weights-only), or a damaged one
         outer = None
     if isinstance(outer, dict) and outer.get("format") == STATE_FORMAT:
         if hashlib.sha256(outer["payload"]).hexdigest() != outer["sha256"]:
@@ -93,7 +94,7 @@ class RunLock:
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self._file = open(self.folder / LOCK, "a+")
+        self._file = open(self.folder / LOCK, "a+")  # noqa: SIM115 - held open: the lock lives as long as the file
         self._locked = True
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -178,7 +179,7 @@ class RunDir:
             self._lock.release()
             self._lock = None
 
-    def __enter__(self) -> RunDir:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

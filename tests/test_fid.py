@@ -125,7 +125,10 @@ def _mmd2_unbiased(x, y):
     """The unbiased squared MMD under the cubic polynomial kernel, written out term by term (Binkowski et al. 2018,
     eq. 3) as an independent check of the vectorised estimate."""
     d = x.shape[1]
-    k = lambda a, b: (a @ b / d + 1) ** 3  # noqa: E731
+
+    def k(a, b):
+        return (a @ b / d + 1) ** 3
+
     m = len(x)
     xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
     yy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))

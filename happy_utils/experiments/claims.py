@@ -14,7 +14,6 @@ regenerate without re-running anything: `python -m happy_utils claims --preset l
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from ..data import world
 from ..files import write_text
 from ..generators.base import Generator
 from ..loop import rank_weights
+from ..provenance import spec_key
 from ..records import RunDir
 from .compare import run_specs
 from .quality import assess, control_summary, sample, valid_vs_control
@@ -150,8 +150,8 @@ def interim(plan: Plan, results: Path) -> str:
     n, long = plan.budget, plan.long_budget
     head = (f"{'variant':<18} {'seeds':<10} {f'Top10@{n}':>14} {f'Top10@{long}':>14} {'pass':>6} "
             f"{'valid true Top10':>16} {'best':>11} {'Inception FID':>15} {'world FID':>13}")
-    lines = [f"measured so far in {results / 'seeds'} (plan: seeds {','.join(map(str, plan.seeds))}, {n} queries, "
-             f"the pair {long}; FIDs against degrees 3-5 over each seed's first {n}; mean +- 95% interval over seeds)",
+    lines = [(f"measured so far in {results / 'seeds'} (plan: seeds {','.join(map(str, plan.seeds))}, {n} queries, "
+              f"the pair {long}; FIDs against degrees 3-5 over each seed's first {n}; mean +- 95% interval over seeds)"),
              head, "-" * len(head)]
 
     def cell(iv: dict | None, digits: int = 2) -> str:
@@ -299,8 +299,8 @@ def comparison_summary(plan: Plan, measured: dict[str, dict[int, dict]], measure
         per_seed = _first_queries_summaries(by_seed, n)
         agg = metrics.aggregate(per_seed)
         kids = {s: m.get("kid") or _recreated_kid(measurer, VARIANTS[v], m, n) for s, m in by_seed.items()}
-        quality = {s: {"passed": sum(m["realism"]["passed"][:n]), "queries": n,
-                       "bases": _bases_key([r["base_index"] for r in m["records"][:n]]),
+        quality = {s: {"passed": per_seed[s]["realism"]["passed"], "queries": n,
+                       "bases": spec_key([r["base_index"] for r in m["records"][:n]]),
                        "fid": {k: m["fid"][k]["3-5"] for k in m["fid"]},
                        "kid": None if kids[s] is None else {k: kids[s][k]["3-5"] for k in kids[s]}}
                    for s, m in by_seed.items()}
@@ -372,11 +372,6 @@ def training_reading(prepared) -> dict:
             "reading_valid": metrics.topk_summary(reading[passed]), "reading_any": metrics.topk_summary(reading),
             "exact": metrics.topk_summary(prepared.restricted.degree.numpy()),
             "oracle": prepared.references["raw"]["oracle"]}
-
-
-def _bases_key(bases: list[int]) -> str:
-    """A short hash of a seed's base faces in order: two variants with the same one started from the same faces."""
-    return hashlib.sha256(json.dumps(bases).encode()).hexdigest()[:12]
 
 
 def _recreated_kid(measurer: SeedMeasurer, variant, measured: dict, n: int) -> dict | None:
@@ -550,7 +545,7 @@ def ceiling(records: dict[int, list[dict]], realism: dict[int, dict], n: int) ->
                 "passed": bool(passed[j]), "error": float(realism[s]["error"][i])}
 
     valid = np.flatnonzero(passed)
-    out = {"queries": len(pooled), "passed": int(len(valid)), "best_reading_any": describe(int(np.argmax(degree))),
+    out = {"queries": len(pooled), "passed": len(valid), "best_reading_any": describe(int(np.argmax(degree))),
            "level4_realistic": int(np.sum(passed & (degree >= LEVEL_4))),
            "level4_reading_any": int(np.sum(degree >= LEVEL_4))}
     if len(valid):
@@ -574,7 +569,7 @@ def decoder_reach(generator: Generator, prepared, n: int = 200) -> dict:
         report = realism.assess(recon)
         passed, degree = report.passed.numpy(), report.true_degree.numpy()
         high = truth >= LEVEL_4
-        out[str(level)] = {"faces": int(len(pick)), "true_degree": float(truth.mean()),
+        out[str(level)] = {"faces": len(pick), "true_degree": float(truth.mean()),
                            "reconstruction_true_degree_valid": float(degree[passed].mean()) if passed.any() else None,
                            "reconstruction_reading_any": float(degree.mean()),
                            "pass": metrics.proportion(int(passed.sum()), len(passed)),
@@ -601,7 +596,7 @@ def surrogate_reach(records: dict[int, list[dict]], training_best: float) -> dic
                 best_then.append(best)
             best = max(best, r["score"])
     p, o, m = map(np.asarray, (predicted, realised, best_then))
-    return {"queries": int(len(p)), "prediction": metrics.interval(p), "oracle": metrics.interval(o),
+    return {"queries": len(p), "prediction": metrics.interval(p), "oracle": metrics.interval(o),
             "above_best_so_far": float(np.mean(p > m + 1e-6)), "prediction_minus_best_so_far": float(np.mean(p - m)),
             "prediction_minus_oracle": float(np.mean(p - o)),
             "prediction_oracle_correlation": float(np.corrcoef(p, o)[0, 1]) if len(p) > 2 and p.std() > 0 and
