@@ -17,35 +17,50 @@ import matplotlib
 
 from .bench import BENCHMARKS
 from .colab import REPO_REF, sync_notebooks
+from .config import (
+    PRESETS,
+    SOURCES,
+    get_paths,
+    get_preset,
+    get_source,
+    repo_root,
+    setup,
+)
 from .constraints import write_constraints
-from .config import PRESETS, SOURCES, get_paths, get_source, repo_root, setup
-from .data.faces import PROBE_FILE, check_renderer, within_rounding, write_renderer_probe
+from .data.celeba import celeba_root
+from .data.faces import (
+    PROBE_FILE,
+    check_renderer,
+    within_rounding,
+    write_renderer_probe,
+)
 from .data.sources import load_faces
 from .data.world import RENDERER_VERSION
 from .experiments.claims import Plan, interim, measure, run_claims
 from .experiments.claims_report import README_RESULTS, write_report
 from .experiments.compare import comparison_specs, run_comparison
 from .experiments.fanout import JobsFailed, default_workers
+from .experiments.quality import CALIBRATION_SEED, evaluate_quality, print_quality
 from .experiments.reproduce import describe, reproduce
 from .experiments.run import run_experiment
-from .experiments.spec import RunSpec
+from .experiments.spec import RunSpec, parse_seeds
 from .experiments.tables import print_comparison
 from .experiments.variants import GENERATORS, VARIANTS
 from .files import write_checksum
 from .generators.training import SHIPPED_DIR
-from .provenance import made_with
-from .data.celeba import celeba_root
 from .latents import SURROGATE_TARGETS
-from .experiments.quality import CALIBRATION_SEED, evaluate_quality, print_quality
+from .provenance import made_with
 from .scorers.loading import REALISM_FILE, SHIPPED, evaluate_scorers, load_realism
-from .scorers.realism import calibrate_threshold, load_judge, save_judge, train_inverse
 from .scorers.predictor import PREDICTOR_FILE, calibrate, calibration_path
+from .scorers.realism import calibrate_threshold, load_judge, save_judge, train_inverse
 from .scorers.synthetic import train_scorer
 
 
 def _run(args: argparse.Namespace) -> None:
     spec = RunSpec.resolve(args.preset, args.source, args.variant, args.seeds, budget=args.budget,
-                           free_cells=args.free_cells, target=args.target, threads=args.threads)
+                           free_cells=args.free_cells, target=args.target, threads=args.threads,
+                           min_count=args.min_count, neighbours=args.neighbours, prior_weight=args.prior_weight,
+                           trust_region=args.trust_region)
     setup(spec.preset.name)
     out = Path(args.out) if args.out else get_paths().runs / f"{spec.preset.name}-{args.variant}"
     run_experiment(spec, out, workers=_workers(args), address=args.address)
@@ -220,6 +235,37 @@ def _support(args: argparse.Namespace) -> None:
     print(f"written to {results / 'support.json'}")
 
 
+def _beyond(args: argparse.Namespace) -> None:
+    from .experiments import beyond
+    from .experiments.claims import BEYOND, PAIR
+
+    cfg = get_preset(args.preset)
+    results = Path(args.results) if args.results else repo_root() / "results" / cfg.name
+    reference = Path(args.reference) if args.reference else repo_root() / "results" / cfg.name / "claims.json"
+    if not reference.exists():
+        raise FileNotFoundError(f"{reference} (the restricted set's Top10, from the committed claims) is missing: "
+                                "pass --reference CLAIMS_JSON")
+    restricted_top10 = json.loads(reference.read_text())["training_best"]["top10"]
+    variants = args.variants.split(",") if args.variants else [PAIR[0], *BEYOND]
+    report = beyond.study(results, variants, args.budget or cfg.budget, parse_seeds(args.seeds) if args.seeds else None,
+                          restricted_top10)
+    print(beyond.table(report))
+    beyond.write_study(report, results / "beyond.json")
+    print(f"written to {results / 'beyond.json'}")
+    if args.runs:
+        from .scorers.loading import load_realism
+
+        figure, left_out = beyond.best_valid_figure(results, Path(args.runs), variants, report["budget"],
+                                                    load_realism("synthetic"))
+        if left_out:
+            print(f"no run folder (or no valid query) under {args.runs} for {', '.join(left_out)}: left out")
+        if figure is not None:
+            path = results / "figures" / "beyond_best_valid.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            figure.savefig(path, dpi=110, bbox_inches="tight")
+            print(f"the best realistic queries: {path}")
+
+
 def _constraints(args: argparse.Namespace) -> None:
     path = repo_root() / "constraints.txt"
     print(f"{write_constraints(path)} packages pinned in {path}")
@@ -254,6 +300,16 @@ def main(argv: list[str] | None = None) -> None:
                                                     "preset's; a variant that fixes t refuses another)")
     run.add_argument("--target", choices=SURROGATE_TARGETS, help="what the surrogate learns: raw, the paper's f(x); "
                      "decoded, f(d(e(x))) (default: the variant's, else the preset's)")
+    guards = run.add_argument_group("guards (beyond the paper): keep the MIO on what the training faces support; "
+                                    "each overrides the variant's")
+    guards.add_argument("--min-count", type=int, help="supported codes: a free cell takes only codes seen at least "
+                        "this often at that cell in the training faces (0: any)")
+    guards.add_argument("--neighbours", action=argparse.BooleanOptionalAction, help="compatible neighbours: every "
+                        "adjacent pair of a free cell seen together at that position")
+    guards.add_argument("--prior-weight", type=float, help="lambda of the pairwise log-frequency prior added to the "
+                        "trees' objective (0: none)")
+    guards.add_argument("--trust-region", action=argparse.BooleanOptionalAction, help="at most a radius of the t "
+                        "free cells change, growing after successes and shrinking after failures")
     _fanout_arguments(run)
     run.set_defaults(func=_run)
 
@@ -367,6 +423,19 @@ def main(argv: list[str] | None = None) -> None:
     sup.add_argument("--source", choices=SOURCES, help="data source (default: synthetic)")
     sup.add_argument("--results", help="the committed claims (default: results/PRESET in the repository)")
     sup.set_defaults(func=_support)
+
+    bey = sub.add_parser("beyond", help="beyond the paper: each guarded variant's measured seeds against the goals "
+                         "(valid share, realistic level-4 smiles, best valid true degree, valid Top10)")
+    bey.add_argument("--preset", choices=PRESETS, default="laptop")
+    bey.add_argument("--results", help="folder whose seeds/ holds the measured seeds (default: results/PRESET)")
+    bey.add_argument("--budget", type=int, help="over each seed's first this many queries (default: the preset's)")
+    bey.add_argument("--seeds", help="only these seeds, e.g. 0-1 (default: every measured one)")
+    bey.add_argument("--variants", help="comma-separated (default: vqvae-wr and every guarded variant)")
+    bey.add_argument("--reference", help="the claims.json whose restricted Top10 is the goal (default: "
+                     "results/PRESET/claims.json)")
+    bey.add_argument("--runs", help="the runs' folder (e.g. runs/claims-laptop): draw each variant's best realistic "
+                     "query beside its re-render into RESULTS/figures/beyond_best_valid.png")
+    bey.set_defaults(func=_beyond)
 
     con = sub.add_parser("constraints", help="write constraints.txt: the exact versions of every package installed "
                          "here for happy-utils[lab,test,gurobi,docs]")

@@ -19,7 +19,9 @@ import torch
 from IPython.display import display
 
 from . import plotting
+from .code_support import CodeSupport
 from .loop import Query, query
+from .proposers.manifold import ManifoldGuard
 from .proposers.mio import MIOProposer
 from .scorers.base import SmileScorer
 from .scorers.realism import RealismJudge
@@ -38,11 +40,13 @@ class QueryView:
 
 def view_query(generator, rows: np.ndarray, surrogate: TreeSurrogate, oracle: SmileScorer, index: int, t: int,
                judge: SmileScorer | None = None, realism: RealismJudge | None = None, time_limit: float = 60.0,
-               n_trees: int = 800) -> QueryView:
-    """The loop's own query (`loop.query`) from training code `index` with t free cells, and every score of it."""
-    proposer = MIOProposer(free_cells=t, n_trees=n_trees, seed=0, time_limit=time_limit)
+               n_trees: int = 800, guard: ManifoldGuard | None = None, support: CodeSupport | None = None
+               ) -> QueryView:
+    """The loop's own query (`loop.query`) from training code `index` with t free cells, and every score of it;
+    with a `guard`, within what `support` (the training faces' code counts, the base's among them) admits."""
+    proposer = MIOProposer(free_cells=t, n_trees=n_trees, seed=0, time_limit=time_limit, guard=guard)
     base = np.asarray(rows[index])
-    q = query(generator, index, base, proposer.solve(surrogate, base), oracle, judge)
+    q = query(generator, index, base, proposer.solve(surrogate, base, support), oracle, judge)
     free = np.isin(np.arange(64), surrogate.top_cells(t)).reshape(8, 8)
     checked = None
     if realism is not None:

@@ -14,7 +14,7 @@ import copy
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from .generators.base import Generator
 from .images import to_uint8
 from .latents import SURROGATE_TARGETS, LatentRows, LatentSet, label_latents
 from .proposers.base import Proposal, Proposer
+from .proposers.manifold import ManifoldGuard
 from .proposers.mio import MIOProposer
 from .proposers.random_search import RandomProposer
 from .proposers.slsqp import SLSQPProposer
@@ -58,6 +59,7 @@ class LoopConfig:
     beta: float = 0.0  # exploration weight; 0 = pure exploitation
     proposer: str = "mio"  # how a query is proposed: see PROPOSERS
     threads: int = 1  # torch's and LightGBM's; torch's results depend on it, so a run records it
+    guard: ManifoldGuard = field(default_factory=ManifoldGuard)  # what keeps the MIO on the data (`proposers.manifold`); none: the paper's
 
     def __post_init__(self):
         problems = [msg for ok, msg in (
@@ -70,15 +72,25 @@ class LoopConfig:
             (self.beta >= 0, f"beta must be >= 0, got {self.beta}"),
             (self.proposer in PROPOSERS, f"proposer must be one of {', '.join(PROPOSERS)}, got {self.proposer!r}"),
             (self.threads >= 1, f"threads must be >= 1, got {self.threads}"),
+            (not self.guard.active or self.proposer == "mio",
+             f"a guard ({self.guard.describe()}) is for the MIO, not the {self.proposer} proposer"),
         ) if not ok]
         if problems:
             raise ValueError("; ".join(problems))
+
+    def as_record(self) -> dict:
+        """The settings as a run's config.json records them: without the guard when there is none, as runs made
+        before the guards existed recorded them (so they resume)."""
+        out = asdict(self)
+        if not self.guard.active:
+            del out["guard"]
+        return out
 
     def make_proposer(self) -> Proposer:
         """A fresh proposer of this run's kind."""
         if self.proposer == "mio":
             return MIOProposer(self.free_cells, self.n_trees, self.seed, self.retrain_every, self.fit_set,
-                               self.solver, self.time_limit, self.beta, self.threads)
+                               self.solver, self.time_limit, self.beta, self.threads, self.guard)
         if self.proposer == "random":
             return RandomProposer(self.free_cells, self.seed)
         return SLSQPProposer(self.retrain_every, self.seed, self.fit_set)
@@ -232,7 +244,7 @@ def _run_loop(run_dir: Path, latent: LatentSet, cfg: LoopConfig, oracle: SmileSc
               extra_config: dict | None, progress: bool, on_query: Callable[[dict], None] | None) -> SeedRun:
     if cfg.target != latent.target:
         raise ValueError(f"the loop's target {cfg.target!r} differs from the latent set's {latent.target!r}")
-    with RunDir(run_dir, {"loop": asdict(cfg), **(extra_config or {})}) as run:
+    with RunDir(run_dir, {"loop": cfg.as_record(), **(extra_config or {})}) as run:
         return _resume_loop(run, latent, cfg, oracle, judge, progress, on_query)
 
 

@@ -189,3 +189,42 @@ def test_the_vae_baseline_runs_in_the_same_loop_and_resumes_mid_cycle(tmp_path, 
     resumed = run_loop(tmp_path / "killed", vae_latent, cfg, oracle, progress=False).records
     assert [r["score"] for r in resumed] == [r["score"] for r in straight]
     assert [r["code"] for r in resumed] == [r["code"] for r in straight]
+
+
+def test_a_guarded_run_stays_on_the_support_and_resumes_to_the_same_queries(tmp_path, latent, oracle, monkeypatch):
+    """The compatible-neighbours guard with the trust region: every query's adjacent pairs were seen together in the
+    training faces the trees saw (and the base), no more cells change than the radius, and a run killed mid-way
+    resumes to the same queries (the radius is replayed from the scores)."""
+    from happy_utils.proposers.manifold import ManifoldGuard
+
+    cfg = LoopConfig(**{**vars(CFG), "guard": ManifoldGuard(neighbours=True, trust_region=True)})
+    real_optimize, solved = mio.optimize, []
+
+    def optimize(*args, **kwargs):
+        result = real_optimize(*args, **kwargs)
+        solved.append((kwargs["support"], kwargs["max_changed"], result.code))
+        return result
+
+    monkeypatch.setattr(mio, "optimize", optimize)
+    straight = run_loop(tmp_path / "straight", latent, cfg, oracle, progress=False).records
+    assert len(solved) == cfg.budget
+    for (support, radius, code), r in zip(solved, straight):
+        assert support.n > 100 and support.unseen_pairs(code) == 0 and r["code"] == code.tolist()
+        assert r["max_changed"] == radius and 1 <= radius <= cfg.free_cells
+        assert (np.array(r["code"]) != np.array(r["base_code"])).sum() <= radius
+        assert r["log_prior"] == pytest.approx(support.log_prior(code))
+    real_fit, count = mio.fit_trees, {"n": 0}
+
+    def dies(*args, **kwargs):
+        count["n"] += 1
+        if count["n"] == 5:
+            raise KeyboardInterrupt("killed")
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(mio, "fit_trees", dies)
+    with pytest.raises(KeyboardInterrupt):
+        run_loop(tmp_path / "killed", latent, cfg, oracle, progress=False)
+    monkeypatch.setattr(mio, "fit_trees", real_fit)
+    resumed = run_loop(tmp_path / "killed", latent, cfg, oracle, progress=False).records
+    assert [r["code"] for r in resumed] == [r["code"] for r in straight]
+    assert [r["max_changed"] for r in resumed] == [r["max_changed"] for r in straight]

@@ -40,3 +40,20 @@ def test_contradictions_and_bad_values_are_refused_before_anything_runs():
         RunSpec.resolve("smoke", beta=1.0)
     with pytest.raises(ValueError, match="--seeds must name distinct"):
         parse_seeds("1,1")
+
+
+def test_the_guard_comes_from_the_variant_and_its_knobs_can_be_overridden():
+    from happy_utils.proposers.manifold import ManifoldGuard
+
+    assert RunSpec.resolve("smoke", variant="vqvae-wr").loop_config(0).guard == ManifoldGuard()  # the paper's
+    assert "guard" not in RunSpec.resolve("smoke").loop_config(0).as_record()  # earlier runs' configs resume
+    neighbours = RunSpec.resolve("smoke", variant="vqvae-wr-neighbours").loop_config(0).guard
+    assert neighbours.neighbours and neighbours.min_count == 5
+    over = RunSpec.resolve("smoke", variant="vqvae-wr-neighbours", min_count=0, prior_weight=0.2).loop_config(0)
+    assert over.guard == ManifoldGuard(neighbours=True, prior_weight=0.2)
+    assert over.as_record()["guard"] == {"min_count": 0, "neighbours": True, "prior_weight": 0.2,
+                                         "trust_region": False}
+    with pytest.raises(ValueError, match="is for the MIO, not the slsqp proposer"):
+        RunSpec.resolve("smoke", variant="vae-wr", neighbours=True)
+    with pytest.raises(ValueError, match="prior_weight"):
+        RunSpec.resolve("smoke", prior_weight=-1.0)

@@ -29,6 +29,7 @@ from ..generators.base import Generator
 from ..loop import rank_weights
 from ..provenance import spec_key
 from ..records import RunDir
+from . import beyond
 from .compare import run_specs
 from .quality import assess, control_summary, sample, valid_vs_control
 from .seed_measures import FID_KEYS, SeedMeasurer, read_seed, write_seed
@@ -39,6 +40,8 @@ from .variants import GENERATORS, VARIANTS, get_variant
 PAIR = ("vqvae-wr", "vqvae-nowr")
 #: Every variant the claims need, in the order they are run after the pair.
 TESTED = PAIR + ("vqvae-wr-decoded", "vae-wr", "vqvae-wr-t4", "vqvae-wr-t12", "vqvae-wr-t16", "random")
+#: Beyond the paper (issue 30): the guarded variants, run with the claims' plan when named in --variants.
+BEYOND = tuple(v.name for v in VARIANTS.values() if v.guard.active)
 #: A realistic level-4 smile: the re-render's true degree at least this.
 LEVEL_4 = 3.5
 SUMMARY_FILES = ("comparison.json", "claims.json")
@@ -73,11 +76,11 @@ class Plan:
         return cls(cfg, spec.source, spec.seeds, budget, long_budget, threads,
                    Path(out) if out else get_paths().runs / f"claims-{cfg.name}")
 
-    def placed(self) -> list[tuple[RunSpec, Path]]:
-        """Every run, the pair first, each with its folder."""
+    def placed(self, variants: tuple[str, ...] = TESTED) -> list[tuple[RunSpec, Path]]:
+        """Every run of these variants (the claims' by default, the pair first), each with its folder."""
         return [(RunSpec.resolve(self.preset, self.source, v, list(self.seeds), threads=self.threads,
                                  budget=self.long_budget if v in PAIR else self.budget), self.folder(v))
-                for v in TESTED]
+                for v in variants]
 
     def folder(self, variant: str) -> Path:
         return self.out / (f"long-{self.long_budget}" if variant in PAIR else f"budget-{self.budget}") / variant
@@ -119,9 +122,9 @@ def run_claims(plan: Plan, results: Path, workers: int = 1, address: str | None 
         write_seed(plan.seed_file(results, spec.variant.name, seed), measurer[0].measure(spec, folder, plan.budget))
 
     placed = []
-    for spec, folder in plan.placed():
+    for spec, folder in plan.placed(wanted):
         todo = []
-        for s in plan.missing(results).get(spec.variant.name, []) if spec.variant.name in wanted else []:
+        for s in [s for s in plan.seeds if not plan.seed_file(results, spec.variant.name, s).exists()]:
             one = replace(spec, seeds=(s,))
             if _seed_finished(folder, one):  # run earlier (or by an older version): measured from its folder
                 measure_one(one, folder)
@@ -148,7 +151,7 @@ def interim(plan: Plan, results: Path) -> str:
     a seed has fewer than 10 (valid) queries; "-": not measured."""
     measured = read_present(plan, results)
     n, long = plan.budget, plan.long_budget
-    head = (f"{'variant':<18} {'seeds':<10} {f'Top10@{n}':>14} {f'Top10@{long}':>14} {'pass':>6} "
+    head = (f"{'variant':<20} {'seeds':<10} {f'Top10@{n}':>14} {f'Top10@{long}':>14} {'pass':>6} "
             f"{'valid true Top10':>16} {'best':>11} {'Inception FID':>15} {'world FID':>13}")
     lines = [(f"measured so far in {results / 'seeds'} (plan: seeds {','.join(map(str, plan.seeds))}, {n} queries, "
               f"the pair {long}; FIDs against degrees 3-5 over each seed's first {n}; mean +- 95% interval over seeds)"),
@@ -166,7 +169,7 @@ def interim(plan: Plan, results: Path) -> str:
         at_long = metrics.interval_of_all([metrics.seed_summary(m["records"][:long])["oracle"]["top10"]
                                            for m in by_seed.values()]) if v in PAIR else None
         fid = _fid_intervals([m["fid"] for m in by_seed.values()])
-        lines.append(f"{v:<18} {','.join(map(str, by_seed)):<10} {cell(agg['oracle']['top10']):>14} "
+        lines.append(f"{v:<20} {','.join(map(str, by_seed)):<10} {cell(agg['oracle']['top10']):>14} "
                      f"{cell(at_long):>14} {agg['realism']['pass']['fraction']:>6.2f} "
                      f"{cell(agg['realism']['valid_true_degree']['top10']):>16} "
                      f"{cell(agg['realism']['valid_true_degree']['best']):>11} "
@@ -189,9 +192,10 @@ def _listed(missing: dict[str, list[int]]) -> str:
 
 
 def _check_variants(variants: list[str] | None) -> tuple[str, ...]:
-    unknown = [v for v in variants or () if v not in TESTED]
+    unknown = [v for v in variants or () if v not in TESTED + BEYOND]
     if unknown:
-        raise ValueError(f"--variants: {unknown} are not among the claims' variants ({', '.join(TESTED)})")
+        raise ValueError(f"--variants: {unknown} are not among the claims' variants ({', '.join(TESTED)}) nor the "
+                         f"guarded ones ({', '.join(BEYOND)})")
     return tuple(variants) if variants else TESTED
 
 
@@ -211,14 +215,15 @@ def read_measures(plan: Plan, results: Path) -> dict[str, dict[int, dict]]:
     missing = plan.missing(results)
     if missing:
         raise FileNotFoundError(f"{results} lacks the measures of {_listed(missing)}: run `{plan.command()}` first")
-    return read_present(plan, results)
+    present = read_present(plan, results)  # a guarded variant joins the claims once every seed of it is measured
+    return {v: by_seed for v, by_seed in present.items() if v in TESTED or len(by_seed) == len(plan.seeds)}
 
 
 def read_present(plan: Plan, results: Path) -> dict[str, dict[int, dict]]:
     """The seeds' measures of the plan that are in `results` so far ({variant: {seed: measures}}, variants without
     any left out), each checked as `read_measures` checks them."""
     measured = {v: {s: read_seed(plan.seed_file(results, v, s)) for s in plan.seeds
-                    if plan.seed_file(results, v, s).exists()} for v in TESTED}
+                    if plan.seed_file(results, v, s).exists()} for v in TESTED + BEYOND}
     measured = {v: by_seed for v, by_seed in measured.items() if by_seed}
     fingerprints: dict[str, set] = {}
     for v, by_seed in measured.items():
@@ -264,16 +269,18 @@ def measure(plan: Plan, results: Path, measurer: SeedMeasurer | None = None) -> 
         "training_reading": training_reading(prepared),
         "paired": paired_report(records[PAIR[0]], records[PAIR[1]], plan.budget, plan.long_budget),
         "paired_quality": {f"{PAIR[0]} - {v}": quality_pair(comparison["variants"][PAIR[0]], comparison["variants"][v])
-                           for v in TESTED if v != PAIR[0]},
+                           for v in measured if v != PAIR[0]},
         "why_weighted_retraining": weighting_report(records[PAIR[0]], cfg.rank_k, cfg.vqvae_batch_size)
         | {"generator_drift": drift_report({s: m["drift"] for s, m in measured[PAIR[0]].items()})},
         "tradeoff": tradeoff(comparison),
-        "ceiling": {v: ceiling(short[v], realism[v], plan.budget) for v in TESTED},
+        "ceiling": {v: ceiling(short[v], realism[v], plan.budget) for v in measured},
         "ceiling_long": {v: ceiling(records[v], realism[v], plan.long_budget) for v in PAIR},
         "decoder_reach": {kind: decoder_reach(GENERATORS[kind].load_or_train(cfg, prepared.restricted, progress=False),
                                               prepared, n=min(200, cfg.fid_per_level)) for kind in ("vqvae", "vae")},
-        "surrogate_reach": {v: surrogate_reach(short[v], training_best["best"]) for v in TESTED
+        "surrogate_reach": {v: surrogate_reach(short[v], training_best["best"]) for v in measured
                             if VARIANTS[v].proposer == "mio"},
+        "beyond": {v: beyond.goals(measured[v], plan.budget, training_best["top10"]) for v in (PAIR[0], *BEYOND)
+                   if v in measured},
     }
     results.mkdir(parents=True, exist_ok=True)
     write_text(results / "comparison.json", json.dumps(_rounded(comparison), indent=1))

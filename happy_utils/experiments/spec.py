@@ -7,14 +7,17 @@ data, so it can be written into a run's `config.json` and sent to another proces
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..config import Preset, get_preset, get_source
 from ..loop import LoopConfig
+from ..proposers.manifold import ManifoldGuard
 from .variants import GENERATORS, Variant, get_variant
 
+#: The guard's knobs (`manifold.ManifoldGuard`), each a run may override on top of its variant's guard.
+GUARD_KNOBS = ("min_count", "neighbours", "prior_weight", "trust_region")
 #: Knobs a run may override on top of its preset and variant.
-OVERRIDES = ("budget", "free_cells", "target", "threads")
+OVERRIDES = ("budget", "free_cells", "target", "threads", *GUARD_KNOBS)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -69,6 +72,11 @@ class RunSpec:
         return self.overrides.get("free_cells", self.variant.t(self.preset))
 
     @property
+    def guard(self) -> ManifoldGuard:
+        """The variant's guard with the overridden knobs."""
+        return replace(self.variant.guard, **{k: self.overrides[k] for k in GUARD_KNOBS if k in self.overrides})
+
+    @property
     def target(self) -> str:
         return self.overrides.get("target", self.variant.surrogate_target(self.preset))
 
@@ -80,7 +88,7 @@ class RunSpec:
                           weighted_retraining=v.weighted_retraining, batch_size=GENERATORS[v.generator].batch_size(p),
                           n_trees=p.surrogate_trees, target=self.target, fit_set=p.surrogate_fit_set,
                           time_limit=p.solver_time_limit_s, proposer=v.proposer,
-                          threads=self.overrides.get("threads", 1))
+                          threads=self.overrides.get("threads", 1), guard=self.guard)
 
     def config(self) -> dict:
         """What the run directory's config.json records of the spec (the seeds are per-seed folders)."""

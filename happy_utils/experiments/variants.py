@@ -17,6 +17,7 @@ from ..generators.base import Generator
 from ..generators.vae import BATCH_SIZE as VAE_BATCH_SIZE
 from ..generators.vae import load_or_train_vae, vae_checkpoint
 from ..generators.vqvae import load_or_train_vqvae, vqvae_checkpoint
+from ..proposers.manifold import ManifoldGuard
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Variant:
     free_cells: int | None = None  # t; None: the preset's
     target: str | None = None  # the surrogate's labels (see `latents`); None: the preset's
     in_ablation: bool = False  # a row of the paper's Table 1 (t of the VQ-VAE + WR)
+    guard: ManifoldGuard = field(default_factory=ManifoldGuard)  # beyond the paper: what keeps the MIO on the data (`manifold`)
     paper: dict = field(default_factory=dict)  # the paper's CelebA results: (mean, sd) of Top10/Top50, FID
 
     def t(self, preset: Preset) -> int:
@@ -60,6 +62,9 @@ class Variant:
     def load_generator(self, preset: Preset, faces: FaceDataset, progress: bool = True) -> Generator:
         return GENERATORS[self.generator].load_or_train(preset, faces, progress=progress)
 
+
+#: The guarded variants' knobs: a code seen this often at its cell is supported; the prior's weight lambda.
+SUPPORTED_COUNT, PRIOR_WEIGHT = 5, 0.05
 
 #: The paper's comparison (Figure 3: CelebA, 500 queries, 20 seeds), its Table 1 ablation over t (and t = 12), and a floor.
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
@@ -75,6 +80,15 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("vqvae-wr-t16", "VQ-VAE + WR, t = 16", free_cells=16, in_ablation=True,
             paper={"top10": (2.88, 0.06), "top50": (2.58, 0.02), "fid": 43.70}),
     Variant("random", "random search (t random cells)", proposer="random", weighted_retraining=False),
+    # Beyond the paper (issue 30): the same loop, the MIO kept on what the training faces support.
+    Variant("vqvae-wr-supported", "VQ-VAE + WR, supported codes (seen >= 5 times at the cell)",
+            guard=ManifoldGuard(min_count=SUPPORTED_COUNT)),
+    Variant("vqvae-wr-neighbours", "VQ-VAE + WR, supported codes, neighbours seen together",
+            guard=ManifoldGuard(min_count=SUPPORTED_COUNT, neighbours=True)),
+    Variant("vqvae-wr-prior", f"VQ-VAE + WR, pairwise log-frequency prior (lambda = {PRIOR_WEIGHT:g})",
+            guard=ManifoldGuard(prior_weight=PRIOR_WEIGHT)),
+    Variant("vqvae-wr-trust", "VQ-VAE + WR, adaptive trust region on the changed cells",
+            guard=ManifoldGuard(trust_region=True)),
 )}
 
 

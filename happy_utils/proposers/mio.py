@@ -23,11 +23,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..code_support import CodeSupport
 from ..surrogates import entmoot_compat as ec
 from ..surrogates.fit_set import cycle_rows
-from ..surrogates.trees import TreeModel, TreeSurrogate, check_codes, fit_trees, tree_value
-from . import milp
+from ..surrogates.trees import (
+    N_VALUES,
+    TreeModel,
+    TreeSurrogate,
+    check_codes,
+    fit_trees,
+    tree_value,
+)
+from . import manifold, milp
 from .base import Proposal
+from .manifold import ManifoldGuard
 
 SOLVERS = ("highs", "gurobi")
 
@@ -111,11 +120,14 @@ def _split_sets(trees: list, free: np.ndarray) -> dict[int, list[frozenset]]:
     return sets
 
 
-def _partition(n_values: int, sets: list[frozenset]) -> np.ndarray:
-    """Label each value by its membership in every set: values with one label are told apart by no set."""
+def _partition(n_values: int, sets: list[frozenset], keys: np.ndarray | None = None) -> np.ndarray:
+    """Label each value by its membership in every set (and its row of `keys`, where given): values with one label
+    are told apart by no set and no key."""
     member = np.zeros((n_values, len(sets)), dtype=bool)
     for s, values in enumerate(sets):
         member[list(values), s] = True
+    if keys is not None:
+        member = np.hstack([member.astype(np.float64), keys])
     return np.unique(member, axis=0, return_inverse=True)[1].ravel()
 
 
@@ -128,21 +140,40 @@ class _Choices:
     group_of: np.ndarray  # value -> choice index, or -1 for values of dominated classes
 
 
-def _choices(f: int, base: np.ndarray, single_trees: list, pair_sets: list[frozenset], all_sets: list[frozenset],
-             n_values: int) -> _Choices:
-    """Value classes of feature f, reduced to one per group that the multi-feature trees cannot tell apart.
+@dataclass
+class _Guarded:
+    """What the guards say of one free feature's values (`manifold`): which are admitted, the prior's term from the
+    fixed neighbours, and the pair counts with the free neighbours (values with other counts couple otherwise)."""
 
-    Within such a group only the one-feature trees differ, so the class they score highest dominates the others:
-    dropping the rest keeps the optimum exact. Ties keep the base code's own value.
+    allowed: np.ndarray  # (n_values,) bool
+    unary: np.ndarray  # (n_values,) lambda * log-frequency beside the fixed neighbours
+    coupling: np.ndarray  # (n_values, m) pair counts with each free neighbour's admitted codes
+
+    def keys(self, with_unary: bool) -> np.ndarray:
+        columns = [self.allowed[:, None].astype(np.float64), self.coupling]
+        return np.hstack(columns + [self.unary[:, None]] if with_unary else columns)
+
+
+def _choices(f: int, base: np.ndarray, single_trees: list, pair_sets: list[frozenset], all_sets: list[frozenset],
+             n_values: int, guarded: _Guarded | None = None) -> _Choices:
+    """Value classes of feature f, reduced to one per group that the multi-feature trees (and the guards' couplings)
+    cannot tell apart.
+
+    Within such a group only the one-feature trees (and the prior's fixed-neighbour term) differ, so the class they
+    score highest dominates the others: dropping the rest keeps the optimum exact. Ties keep the base code's own
+    value. Values the guards do not admit are in no class.
     """
-    fine = _partition(n_values, all_sets)
-    coarse = _partition(n_values, pair_sets)
+    fine = _partition(n_values, all_sets, None if guarded is None else guarded.keys(with_unary=True))
+    coarse = _partition(n_values, pair_sets, None if guarded is None else guarded.keys(with_unary=False))
     row = base.copy()
     best: dict[int, tuple[float, int]] = {}
     for c in range(fine.max() + 1):
         values = np.flatnonzero(fine == c)
+        if guarded is not None and not guarded.allowed[values[0]]:
+            continue
         row[f] = values[0]
         score = sum(tree_value(t, row) for t in single_trees)
+        score += guarded.unary[values[0]] if guarded is not None else 0.0
         g = int(coarse[values[0]])
         is_base = bool(np.any(values == base[f]))
         key = (score, is_base)
@@ -206,13 +237,18 @@ def _class_name(f: int, values: np.ndarray) -> str:
     return f"cell{f}in{{{shown}}}"
 
 
-def pruned_program(model: TreeModel, base: np.ndarray, free, beta: float = 0.0) -> PrunedProgram:
-    """Maximise the ensemble (+ beta * uncertainty) over the free features of `base`, as a MILP.
+def pruned_program(model: TreeModel, base: np.ndarray, free, beta: float = 0.0, guard: ManifoldGuard | None = None,
+                   support: CodeSupport | None = None, max_changed: int | None = None) -> PrunedProgram:
+    """Maximise the ensemble (+ beta * uncertainty, + lambda * the pairwise prior) over the free features of `base`,
+    as a MILP, within the guards (`manifold`; `support` counts the data's codes, the base's among them) and at most
+    `max_changed` changed features.
 
     Every split on a fixed feature is decided by the base's value (`prune`): a tree left without splits is a
     constant, a tree over one free feature is a score per value of it, a tree over several keeps ENTMOOT's encoding
     (a variable per leaf, two rows per split). Each free feature takes one of its value classes (a binary each,
-    summing to 1): values that no split tells apart are one class.
+    summing to 1): values that no split tells apart are one class. Compatible neighbours add a row per class and
+    free neighbour (the class implies a compatible class there); the prior adds a continuous variable per pair of
+    classes seen together, bounded by both classes' binaries.
     """
     start = time.perf_counter()
     base = np.asarray(base, dtype=np.int64)
@@ -241,10 +277,18 @@ def pruned_program(model: TreeModel, base: np.ndarray, free, beta: float = 0.0) 
         keep = mismatch <= mismatch.min() + len(free)
         near, near_const = model.train_rows[keep], mismatch[keep]
         singletons = {int(f): [frozenset([int(v)]) for v in np.unique(near[:, f])] for f in free}
+    guard = guard or ManifoldGuard()
+    guarded = _guarded(guard, support, base, free) if guard.needs_support else {}
+    if max_changed is not None:  # the base's own value a class of its own: "unchanged" is then one binary
+        for f in free:
+            singletons[int(f)].append(frozenset([int(base[f])]))
     multi_sets = _split_sets(multi, free)
     single_sets = _split_sets([t for trees in single.values() for t in trees], free)
     choices = {f: _choices(f, base, single[f], multi_sets[f] + singletons[f],
-                           multi_sets[f] + singletons[f] + single_sets[f], model.n_values) for f in single}
+                           multi_sets[f] + singletons[f] + single_sets[f], model.n_values, guarded.get(f))
+               for f in single}
+    if guard.prior_weight > 0:
+        const += manifold.fixed_pairs_prior(guard, support, base, set(single))
 
     program = milp.Program(offset=float(const))
     y = {f: program.columns(len(ch.members), 0.0, 1.0, integer=True,
@@ -269,6 +313,10 @@ def pruned_program(model: TreeModel, base: np.ndarray, free, beta: float = 0.0) 
             chosen = chosen_in(f, values)
             program.row({**{z[i]: 1.0 for i in left}, **{c: -1.0 for c in chosen}}, -milp.INF, 0.0)
             program.row({**{z[i]: 1.0 for i in right}, **{c: 1.0 for c in chosen}}, -milp.INF, 1.0)
+    if guarded and manifold.couples(guard):
+        _couple_free_neighbours(program, guard, support, choices, y)
+    if max_changed is not None and max_changed < len(free):  # at least t - max_changed features keep the base
+        program.row({y[f][choices[f].group_of[base[f]]]: 1.0 for f in choices}, len(free) - max_changed, milp.INF)
     unc = None
     if beta > 0:  # unc <= (mismatches in the fixed cells + mismatches in the free ones) / n_features, for each row
         (unc,) = program.columns(1, 0.0, milp.INF, integer=False, names=["uncertainty"])
@@ -281,13 +329,66 @@ def pruned_program(model: TreeModel, base: np.ndarray, free, beta: float = 0.0) 
     return PrunedProgram(program=program, choices=choices, y=y, unc=unc, seconds=time.perf_counter() - start)
 
 
+def _guarded(guard: ManifoldGuard, support: CodeSupport | None, base: np.ndarray, free: np.ndarray
+             ) -> dict[int, _Guarded]:
+    """What the guards say of each free feature's values (see `_Guarded`)."""
+    if support is None:
+        raise ValueError(f"the guards ({guard.describe()}) need the data's code counts (support=CodeSupport.of(...))")
+    if support.shape[0] * support.shape[1] != base.size:
+        raise ValueError(f"the support counts {support.shape} grids, the code has {base.size} features")
+    if guard.neighbours and support.unseen_pairs(base):
+        raise ValueError("the support must count the base code: it holds adjacent pairs the support never saw")
+    cells = {int(f) for f in free}
+    allowed = {f: manifold.allowed_values(guard, support, base, f, cells) for f in cells}
+    out = {}
+    for f in cells:
+        coupling = [counts[:, allowed[g]] if guard.prior_weight else counts[:, allowed[g]] > 0
+                    for g, counts in support.neighbours(f) if g in cells and manifold.couples(guard)]
+        unary = manifold.fixed_prior(guard, support, base, f, cells) if guard.prior_weight else np.zeros(len(allowed[f]))
+        out[f] = _Guarded(allowed[f], unary, np.hstack(coupling).astype(np.float64) if coupling else
+                          np.zeros((len(allowed[f]), 0)))
+    return out
+
+
+def _couple_free_neighbours(program: milp.Program, guard: ManifoldGuard, support: CodeSupport,
+                            choices: dict[int, _Choices], y: dict[int, list[int]]) -> None:
+    """Rows (and, for the prior, variables) for each pair of adjacent free features. Classes are refined by their
+    pair counts with the neighbour's admitted codes, so one count holds for every pair of their values."""
+    for f, here in choices.items():
+        for g, counts in support.neighbours(f):
+            if g not in choices or g < f:
+                continue
+            a = [m[0] for m in here.members]
+            b = [m[0] for m in choices[g].members]
+            pair = counts[np.ix_(a, b)]
+            if guard.neighbours:  # a class implies a class of the neighbour seen beside it, both ways
+                for i in range(len(a)):
+                    program.row({y[f][i]: 1.0, **{y[g][j]: -1.0 for j in np.flatnonzero(pair[i])}}, -milp.INF, 0.0)
+                for j in range(len(b)):
+                    program.row({y[g][j]: 1.0, **{y[f][i]: -1.0 for i in np.flatnonzero(pair[:, j])}}, -milp.INF, 0.0)
+            if guard.prior_weight > 0:  # w_ij = 1 for the chosen pair when it was seen: lambda * its log-frequency
+                unseen = float(support.log_frequency(0))
+                program.offset += guard.prior_weight * unseen
+                seen_i, seen_j = np.nonzero(pair)
+                w = program.columns(len(seen_i), 0.0, 1.0, integer=False,
+                                    names=[f"pair{f}_{g}_{i}_{j}" for i, j in zip(seen_i, seen_j)])
+                rows_f = [{y[f][i]: -1.0} for i in range(len(a))]
+                rows_g = [{y[g][j]: -1.0} for j in range(len(b))]
+                for c, i, j in zip(w, seen_i, seen_j):
+                    program.cost[c] = guard.prior_weight * (float(support.log_frequency(pair[i, j])) - unseen)
+                    rows_f[i][c] = rows_g[j][c] = 1.0
+                for terms in rows_f + rows_g:
+                    program.row(terms, -milp.INF, 0.0)
+
+
 def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs", time_limit: float = 60.0,
-                 beta: float = 0.0) -> MIOResult:
+                 beta: float = 0.0, guard: ManifoldGuard | None = None, support: CodeSupport | None = None,
+                 max_changed: int | None = None) -> MIOResult:
     """Build `pruned_program`, solve it (falling back to HiGHS when another solver refuses), read and check the code."""
     start = time.perf_counter()
     base = np.asarray(base, dtype=np.int64)
     free = check_free(free, model.n_features)
-    built = pruned_program(model, base, free, beta)
+    built = pruned_program(model, base, free, beta, guard, support, max_changed)
     program = built.program
     solution = milp.solve(program, solver, time_limit)
     if not solution.outcome.has_solution and solver != "highs":
@@ -306,7 +407,7 @@ def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs"
         message=outcome.message if outcome.has_solution else
         f"no solution ({outcome.status}: {outcome.message}); returning the base code")
     if outcome.has_solution:
-        check_solution(result, model, base, beta)
+        check_solution(result, model, base, beta, guard, support, max_changed)
     return result
 
 
@@ -315,15 +416,24 @@ def nearest_distance(rows: np.ndarray, code: np.ndarray) -> float:
     return float((rows != code).sum(axis=1).min()) / rows.shape[1]
 
 
-def check_solution(result: MIOResult, model: TreeModel, base: np.ndarray, beta: float = 0.0) -> None:
-    """The booster's prediction at the code must equal the MIO objective; fixed features must be unchanged."""
+def check_solution(result: MIOResult, model: TreeModel, base: np.ndarray, beta: float = 0.0,
+                   guard: ManifoldGuard | None = None, support: CodeSupport | None = None,
+                   max_changed: int | None = None) -> None:
+    """The booster's prediction (+ the exploration and prior terms) at the code must equal the MIO objective; fixed
+    features must be unchanged; the guards must admit the code."""
     fixed = np.ones(model.n_features, dtype=bool)
     fixed[result.free] = False
     if not np.array_equal(result.code[fixed], base[fixed]):
         raise MIOCheckError("the solution changed a fixed cell")
+    guard = guard or ManifoldGuard()
+    broken = manifold.check_guarded(guard, support if guard.needs_support else None, base, result.code, max_changed)
+    if broken:
+        raise MIOCheckError(f"the solution leaves the guards: {broken}")
     expected = result.value
     if beta > 0:
         expected += beta * nearest_distance(model.train_rows, result.code)
+    if guard.prior_weight > 0:
+        expected += guard.prior_weight * support.log_prior(result.code)
     if result.objective is not None and abs(expected - result.objective) > 1e-5 * max(1.0, abs(expected)):
         raise MIOCheckError(f"MIO objective {result.objective:.8f} but the trees give {expected:.8f} at the code")
 
@@ -366,10 +476,12 @@ def solve_full(enting, model: TreeModel, base: np.ndarray, free, solver: str = "
 
 
 def optimize(surrogate: TreeSurrogate, base_code, free_cells, method: str = "pruned", solver: str = "highs",
-             time_limit: float = 60.0, beta: float = 0.0) -> MIOResult:
-    """One query: maximise a fitted `Surrogate` over `free_cells` (flat indices 0..63) of `base_code` (8x8).
+             time_limit: float = 60.0, beta: float = 0.0, guard: ManifoldGuard | None = None,
+             support: CodeSupport | None = None, max_changed: int | None = None) -> MIOResult:
+    """One query: maximise a fitted `Surrogate` over `free_cells` (flat indices 0..63) of `base_code` (8x8), within
+    the guards (`manifold`; `support`: the data's code counts) and at most `max_changed` changed cells.
 
-    `method` 'pruned' is the fast exact path; 'full' is ENTMOOT's own model, kept as the reference.
+    `method` 'pruned' is the fast exact path; 'full' is ENTMOOT's own model, kept as the reference (unguarded).
     """
     base = check_codes(np.asarray(base_code)[None], "base_code")[0]
     if method not in ("pruned", "full"):
@@ -378,23 +490,29 @@ def optimize(surrogate: TreeSurrogate, base_code, free_cells, method: str = "pru
         raise ValueError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
     if beta < 0:
         raise ValueError(f"beta (the exploration weight) must be >= 0, got {beta}")
+    if max_changed is not None and max_changed < 1:
+        raise ValueError(f"max_changed (the trust region's radius) must be >= 1, got {max_changed}")
     if method == "pruned":
-        return solve_pruned(surrogate.tree_model, base, free_cells, solver, time_limit, beta)
+        return solve_pruned(surrogate.tree_model, base, free_cells, solver, time_limit, beta, guard, support,
+                            max_changed)
+    if (guard is not None and guard.active) or max_changed is not None:
+        raise ValueError("ENTMOOT's full model is the unguarded reference: use method='pruned' with the guards")
     return solve_full(surrogate.enting, surrogate.tree_model, base, free_cells, solver, time_limit, beta)
 
 
 class MIOProposer:
     """The paper's query: refit the trees on the cycle's data, solve the MIO over the t most important cells of the
-    base code, the others fixed."""
+    base code, the others fixed; with a `guard`, within what the training faces support (`manifold`)."""
 
     name = "mio"
 
     def __init__(self, free_cells: int, n_trees: int, seed: int, per_cycle: int = 1,
                  fit_set: tuple[int, int] | None = None, solver: str = "highs", time_limit: float = 60.0,
-                 beta: float = 0.0, threads: int = 1):
+                 beta: float = 0.0, threads: int = 1, guard: ManifoldGuard | None = None):
         self.free_cells, self.n_trees, self.seed, self.threads = free_cells, n_trees, seed, threads
         self.per_cycle, self.fit_set = per_cycle, fit_set
         self.solver, self.time_limit, self.beta = solver, time_limit, beta
+        self.guard = guard or ManifoldGuard()
 
     def propose(self, q: int, latents: np.ndarray, labels: np.ndarray, base: np.ndarray) -> Proposal:
         rows = cycle_rows(q, self.per_cycle, labels, self.fit_set, self.seed)
@@ -402,15 +520,26 @@ class MIOProposer:
         start = time.perf_counter()
         surrogate = fit_trees(x, labels[rows], n_trees=self.n_trees, seed=self.seed, num_threads=self.threads)
         fit_s = time.perf_counter() - start
-        proposal = self.solve(surrogate, base)
+        n_train = len(labels) - q  # the data is the training faces, then the q queries so far
+        support = max_changed = None
+        if self.guard.needs_support:  # the training faces the trees see (the queries are what is in doubt), the base
+            support = CodeSupport.of(np.vstack([x[rows < n_train], base[None]]).reshape(-1, 8, 8), N_VALUES)
+        if self.guard.trust_region:
+            max_changed = manifold.trust_radius(self.free_cells, labels[n_train:], float(labels[:n_train].max()))
+        proposal = self.solve(surrogate, base, support, max_changed)
         proposal.fit_s = fit_s
         return proposal
 
-    def solve(self, surrogate: TreeSurrogate, base: np.ndarray) -> Proposal:
+    def solve(self, surrogate: TreeSurrogate, base: np.ndarray, support: CodeSupport | None = None,
+              max_changed: int | None = None) -> Proposal:
         """The MIO step alone, on trees fitted elsewhere (notebook 04 fits once and solves from many faces)."""
         result = optimize(surrogate, base, surrogate.top_cells(self.free_cells), solver=self.solver,
-                          time_limit=self.time_limit, beta=self.beta)
-        return Proposal(latent=result.code, fit_s=0.0, solve_s=result.seconds,
-                        record={"free": result.free, "surrogate": result.value, "objective": result.objective,
-                                "status": result.status, "gap": result.gap, "solver": result.solver,
-                                "n_vars": result.n_vars, "message": result.message})
+                          time_limit=self.time_limit, beta=self.beta, guard=self.guard, support=support,
+                          max_changed=max_changed)
+        record = {"free": result.free, "surrogate": result.value, "objective": result.objective,
+                  "status": result.status, "gap": result.gap, "solver": result.solver, "n_vars": result.n_vars,
+                  "message": result.message}
+        if self.guard.active:
+            record["max_changed"] = max_changed
+            record["log_prior"] = None if support is None else support.log_prior(result.code)
+        return Proposal(latent=result.code, fit_s=0.0, solve_s=result.seconds, record=record)
