@@ -50,3 +50,16 @@ def test_bench_stages_counts_the_vqvaes_floating_point_work_per_query(capsys):
     seconds = sum(r["seconds"] for r in out["rows"] if "steps" in r or "encoded" in r)
     assert out["vqvae_gflop_per_query"] > 0
     assert out["vqvae_gflop_per_s"] == pytest.approx(out["vqvae_gflop_per_query"] * 6 / seconds, rel=0.05)
+
+
+def test_bench_mio_times_each_guard_beside_the_unguarded_program(capsys):
+    from happy_utils.bench import BENCH_GUARDS, bench_mio
+
+    result = bench_mio(n=600, draws=2, t=4)
+    assert result["optima_agree"]
+    rows = {r["program"]: r for r in result["guarded"]}
+    assert list(rows) == ["unguarded", *(name for name, _, _ in BENCH_GUARDS)]
+    assert rows["compatible neighbours"]["unseen_pairs"] == 0 and rows["supported + neighbours"]["unseen_pairs"] == 0
+    assert all(r["trees_value_lost"] >= -1e-9 for r in rows.values())  # a guard never finds more than the trees' max
+    assert rows["pairwise prior, lambda 0.05"]["variables"] > rows["unguarded"]["variables"]
+    assert "the guarded programs" in capsys.readouterr().out
