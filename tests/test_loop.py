@@ -173,20 +173,9 @@ def test_the_vae_baseline_runs_in_the_same_loop_and_resumes_mid_cycle(tmp_path, 
     latents = np.array([r["code"] for r in straight])  # the authors' many random starts: no point proposed twice
     assert min(np.linalg.norm(a - b) for i, a in enumerate(latents) for b in latents[:i]) >= 0.01
 
-    real = RunDir.save_state
-    calls = {"n": 0}
-
-    def dies(self, state):
-        calls["n"] += 1
-        if calls["n"] == 5:  # killed while saving query 4: the resume starts in the middle of cycle 2
-            raise KeyboardInterrupt("killed")
-        return real(self, state)
-
-    monkeypatch.setattr(RunDir, "save_state", dies)
-    with pytest.raises(KeyboardInterrupt):
-        run_loop(tmp_path / "killed", vae_latent, cfg, oracle, progress=False)
-    monkeypatch.setattr(RunDir, "save_state", real)
-    resumed = run_loop(tmp_path / "killed", vae_latent, cfg, oracle, progress=False).records
+    # killed while saving query 4: the resume starts in the middle of cycle 2
+    resumed = _killed_and_resumed(monkeypatch, RunDir, "save_state", 5,
+                                  lambda: run_loop(tmp_path / "killed", vae_latent, cfg, oracle, progress=False))
     assert [r["score"] for r in resumed] == [r["score"] for r in straight]
     assert [r["code"] for r in resumed] == [r["code"] for r in straight]
 
@@ -213,18 +202,24 @@ def test_a_guarded_run_stays_on_the_support_and_resumes_to_the_same_queries(tmp_
         assert r["max_changed"] == radius and 1 <= radius <= cfg.free_cells
         assert (np.array(r["code"]) != np.array(r["base_code"])).sum() <= radius
         assert r["log_prior"] == pytest.approx(support.log_prior(code))
-    real_fit, count = mio.fit_trees, {"n": 0}
+    resumed = _killed_and_resumed(monkeypatch, mio, "fit_trees", 5,
+                                  lambda: run_loop(tmp_path / "killed", latent, cfg, oracle, progress=False))
+    assert [r["code"] for r in resumed] == [r["code"] for r in straight]
+    assert [r["max_changed"] for r in resumed] == [r["max_changed"] for r in straight]
+
+
+def _killed_and_resumed(monkeypatch, target, name: str, call: int, run) -> list[dict]:
+    """`run()` killed (KeyboardInterrupt) at the call-th call of `target.name`, then run again: the records."""
+    real, count = getattr(target, name), {"n": 0}
 
     def dies(*args, **kwargs):
         count["n"] += 1
-        if count["n"] == 5:
+        if count["n"] == call:
             raise KeyboardInterrupt("killed")
-        return real_fit(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(mio, "fit_trees", dies)
+    monkeypatch.setattr(target, name, dies)
     with pytest.raises(KeyboardInterrupt):
-        run_loop(tmp_path / "killed", latent, cfg, oracle, progress=False)
-    monkeypatch.setattr(mio, "fit_trees", real_fit)
-    resumed = run_loop(tmp_path / "killed", latent, cfg, oracle, progress=False).records
-    assert [r["code"] for r in resumed] == [r["code"] for r in straight]
-    assert [r["max_changed"] for r in resumed] == [r["max_changed"] for r in straight]
+        run()
+    monkeypatch.setattr(target, name, real)
+    return run().records
