@@ -45,7 +45,7 @@ from .experiments.reproduce import describe, reproduce
 from .experiments.run import run_experiment
 from .experiments.spec import RunSpec, parse_seeds
 from .experiments.tables import print_comparison
-from .experiments.variants import GENERATORS, VARIANTS
+from .experiments.variants import GENERATORS, PAPER_VARIANTS, VARIANTS
 from .files import write_checksum
 from .generators.training import SHIPPED_DIR
 from .latents import SURROGATE_TARGETS
@@ -318,7 +318,8 @@ def main(argv: list[str] | None = None) -> None:
     comp.add_argument("--source", choices=SOURCES, help="data source (default: $HAPPY_SOURCE or "
                                                                         "synthetic)")
     comp.add_argument("--seeds", help="seeds, e.g. 0-2 (default: the preset's n_seeds, from 0)")
-    comp.add_argument("--variants", help=f"comma-separated, from {', '.join(VARIANTS)} (default: all)")
+    comp.add_argument("--variants", help=f"comma-separated, from {', '.join(VARIANTS)} (default: the paper's: "
+                      f"{', '.join(PAPER_VARIANTS)})")
     comp.add_argument("--budget", type=int, help="queries per seed (default: the preset's)")
     comp.add_argument("--out", help="folder of the variants' runs and the comparison (default: runs/compare-PRESET)")
     _fanout_arguments(comp)

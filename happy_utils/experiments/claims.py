@@ -34,14 +34,14 @@ from .compare import run_specs
 from .quality import assess, control_summary, sample, valid_vs_control
 from .seed_measures import FID_KEYS, SeedMeasurer, read_seed, write_seed
 from .spec import RunSpec
-from .variants import GENERATORS, VARIANTS, get_variant
+from .variants import GENERATORS, GUARDED, VARIANTS, get_variant
 
 #: The headline pair, run at the long budget (their first `budget` queries also enter the comparison).
 PAIR = ("vqvae-wr", "vqvae-nowr")
 #: Every variant the claims need, in the order they are run after the pair.
 TESTED = PAIR + ("vqvae-wr-decoded", "vae-wr", "vqvae-wr-t4", "vqvae-wr-t12", "vqvae-wr-t16", "random")
 #: Beyond the paper (issue 30): the guarded variants, run with the claims' plan when named in --variants.
-BEYOND = tuple(v.name for v in VARIANTS.values() if v.guard.active)
+BEYOND = GUARDED
 #: A realistic level-4 smile: the re-render's true degree at least this.
 LEVEL_4 = 3.5
 SUMMARY_FILES = ("comparison.json", "claims.json")

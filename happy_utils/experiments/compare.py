@@ -32,7 +32,7 @@ from .fanout import Job, JobsFailed, run_jobs
 from .run import finish_run, read_seeds, start_run
 from .spec import RunSpec
 from .tables import TRAINING
-from .variants import VARIANTS, get_variant
+from .variants import PAPER_VARIANTS, VARIANTS, get_variant
 
 def _finished(path: Path, spec: RunSpec) -> bool:
     s = read_summary(path)
@@ -99,8 +99,8 @@ def run_specs(placed: list[tuple[RunSpec, Path]], progress: bool = True, workers
 def comparison_specs(preset: str | Preset | None = None, source: str | None = None, seeds=None,
                      variants: list[str] | None = None, budget: int | None = None,
                      threads: int | None = None) -> list[RunSpec]:
-    """One spec per variant (all of them by default) with the same preset, source, seeds and budget."""
-    variants = list(VARIANTS) if variants is None else variants
+    """One spec per variant (the paper's by default) with the same preset, source, seeds and budget."""
+    variants = list(PAPER_VARIANTS) if variants is None else variants
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variants {unknown}; valid variants: {', '.join(VARIANTS)}")

@@ -96,6 +96,11 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
 )}
 
 
+#: The paper's variants (its comparison, `compare`'s default) and the guarded ones beyond it (named to be run).
+PAPER_VARIANTS = tuple(name for name, v in VARIANTS.items() if not v.guard.active)
+GUARDED = tuple(name for name, v in VARIANTS.items() if v.guard.active)
+
+
 def get_variant(name: str) -> Variant:
     if name not in VARIANTS:
         raise ValueError(f"unknown variant {name!r}; valid variants: {', '.join(VARIANTS)}")
