@@ -322,8 +322,17 @@ def test_report_regenerates_the_readme_section_between_its_markers(tmp_path):
     claims_report.write_report(copy, readme)
     assert readme.read_text() == text
     readme.write_text("no markers\n")
-    with pytest.raises(ValueError, match="README.md lacks the claims section's markers"):
+    with pytest.raises(ValueError, match="README.md lacks a section's markers"):
         claims_report.write_report(copy, readme)
+    # the "Beyond the paper" section: its prose's fields read from the summaries, the goals table beside it
+    (copy / claims_report.BEYOND_PROSE).write_text("Valid: {claims.beyond.vqvae-wr-neighbours.valid_share:share}.\n")
+    readme.write_text(f"{claims_report.README_BEGIN}\n{claims_report.README_END}\n\n{claims_report.BEYOND_BEGIN}\nold\n"
+                      f"{claims_report.BEYOND_END}\n")
+    claims_report.write_report(copy, readme)
+    share = claims.read_results(FIXTURE)["claims"]["beyond"]["vqvae-wr-neighbours"]["valid_share"]
+    text = readme.read_text()
+    assert f"Valid: {share['count']} of {share['n']}:" in text and "| vqvae-wr-neighbours | 2 |" in text
+    assert "\nold\n" not in text and "Beyond the paper: the guarded searches" in (copy / "README.md").read_text()
 
 
 def test_claims_refuses_celeba_before_measuring(tmp_path):
@@ -343,18 +352,23 @@ def test_claims_command_runs_measures_and_reports_at_smoke(isolated_folders, cap
     assert "measures still missing" in capsys.readouterr().out and not (results / "claims.json").exists()
     assert sorted(p.parent.name for p in (results / "seeds").rglob("seed*.json")) == ["random"] * 2 + ["vqvae-nowr"] * 2
     main(command)
+    main(command + ["--variants", "vqvae-wr-neighbours"])  # a guarded variant joins once all its seeds are measured
     fresh, fixture = claims.read_results(results), claims.read_results(FIXTURE)
     for part in ("comparison", "claims"):
         assert set(fresh[part]) == set(fixture[part])
     c, cl = fresh["comparison"], fresh["claims"]
-    assert list(c["variants"]) == list(claims.TESTED) and all(r["queries"] == 3 for r in c["variants"].values())
+    measured = [*claims.TESTED, "vqvae-wr-neighbours"]
+    assert list(c["variants"]) == measured and all(r["queries"] == 3 for r in c["variants"].values())
+    assert list(cl["beyond"]) == ["vqvae-wr", "vqvae-wr-neighbours"]
+    assert cl["beyond"]["vqvae-wr-neighbours"]["valid_share"]["n"] == 6 and list(fixture["claims"]["beyond"]) == [
+        "vqvae-wr", "vqvae-wr-neighbours"]
     assert set(c["variants"]["vqvae-wr"]["fid"]) == {"inception", "world"}
     assert c["variants"]["vqvae-wr"]["fid"]["inception"]["3-5"]["n"] == 2
     assert c["training_set"]["fid"]["world"]["3-5"]["n"] == 2
     assert cl["paired"]["queries"] == 6 and cl["paired"]["checkpoints"] == [3, 4, 6]
     assert [r["t"] for r in cl["tradeoff"]] == sorted(r["t"] for r in cl["tradeoff"])
-    assert set(cl["ceiling"]) == set(claims.TESTED) and set(cl["decoder_reach"]) == {"vqvae", "vae"}
-    assert set(cl["surrogate_reach"]) == {v for v in claims.TESTED if v not in ("vae-wr", "random")}
+    assert set(cl["ceiling"]) == set(measured) and set(cl["decoder_reach"]) == {"vqvae", "vae"}
+    assert set(cl["surrogate_reach"]) == {v for v in measured if v not in ("vae-wr", "random")}
     assert cl["why_weighted_retraining"]["generator_drift"]["codes_changed"]["n"] == 2
     # the t = 0 control beside every variant, of the pretrained generator and (measured now) of the fine-tuned one
     for v, row in c["variants"].items():
@@ -366,7 +380,7 @@ def test_claims_command_runs_measures_and_reports_at_smoke(isolated_folders, cap
         assert row["realism"]["valid_oracle"]["top10"]["mean"] is None  # 3 queries a seed: never a valid Top10
     same_bases = c["variants"]["vqvae-wr"]["control"]["pass"] == c["variants"]["random"]["control"]["pass"]
     assert same_bases and cl["paired_quality"]["vqvae-wr - vqvae-nowr"]["bases_shared"] == 2
-    assert set(cl["paired_quality"]) == {f"vqvae-wr - {v}" for v in claims.TESTED if v != "vqvae-wr"}
+    assert set(cl["paired_quality"]) == {f"vqvae-wr - {v}" for v in measured if v != "vqvae-wr"}
     assert cl["training_reading"]["faces"] == cl["training_reading"]["reading_any"]["n"] > 10
     runs = isolated_folders / "runs" / "claims-smoke"
     assert len(RunDir.existing(runs / "long-6" / "vqvae-nowr" / "seed1").records()) == 6
