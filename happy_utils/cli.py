@@ -255,8 +255,8 @@ def _beyond(args: argparse.Namespace) -> None:
     if args.runs:
         from .scorers.loading import load_realism
 
-        figure, left_out = beyond.best_valid_figure(results, Path(args.runs), variants, report["budget"],
-                                                    load_realism("synthetic"))
+        figure, left_out = beyond.best_valid_figure(results, [Path(r) for r in args.runs.split(",")], variants,
+                                                    report["budget"], load_realism("synthetic"))
         if left_out:
             print(f"no run folder (or no valid query) under {args.runs} for {', '.join(left_out)}: left out")
         if figure is not None:
@@ -434,8 +434,9 @@ def main(argv: list[str] | None = None) -> None:
     bey.add_argument("--variants", help="comma-separated (default: vqvae-wr and every guarded variant)")
     bey.add_argument("--reference", help="the claims.json whose restricted Top10 is the goal (default: "
                      "results/PRESET/claims.json)")
-    bey.add_argument("--runs", help="the runs' folder (e.g. runs/claims-laptop): draw each variant's best realistic "
-                     "query beside its re-render into RESULTS/figures/beyond_best_valid.png")
+    bey.add_argument("--runs", help="folders of runs, comma-separated (e.g. runs/claims-laptop, a `reproduce` rerun): "
+                     "draw each variant's best realistic query, read from the run that made it, beside its re-render "
+                     "into RESULTS/figures/beyond_best_valid.png")
     bey.set_defaults(func=_beyond)
 
     con = sub.add_parser("constraints", help="write constraints.txt: the exact versions of every package installed "

@@ -45,3 +45,32 @@ def test_the_study_reads_every_budget_folder_and_writes_its_table(tmp_path):
     assert json.loads((tmp_path / "beyond.json").read_text())["variants"]["vqvae-wr-x"]["seeds"]["0"]["valid"] == 1
     with pytest.raises(FileNotFoundError, match="claims --variants"):
         beyond.study(tmp_path, ["vqvae-wr-x"], budget=40, seeds=None, restricted_top10=2.56)
+
+
+def test_the_best_realistic_query_is_drawn_from_the_run_that_made_it(tmp_path):
+    """The image comes from a run folder of the same variant and seed whose record at that index has the measured
+    code (a rerun with another code is not taken); a variant without such a folder is named as left out."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from happy_utils.records import RunDir
+
+    write_seed(tmp_path / "results" / "seeds" / "budget-2" / "vqvae-wr-x" / "seed0.json",
+               _seed(0, [True, True], [2.5, 3.2], [1.0, 2.0]))
+    write_seed(tmp_path / "results" / "seeds" / "budget-2" / "vqvae-wr-y" / "seed0.json",
+               _seed(0, [True, False], [2.0, 1.0], [1.0, 1.0], variant="vqvae-wr-y"))
+    images = torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8)
+    for name, code in (("made-it", [0, 1]), ("another", [9, 9])):
+        with RunDir(tmp_path / "runs" / name / "vqvae-wr-x" / "seed0", {"variant": "vqvae-wr-x"}) as run:
+            run.save_state({"done": 2, "records": [{"code": [0, 0]}, {"code": code}],
+                            "query_images": images if name == "made-it" else images.flip(0)})
+    found = beyond.best_valid(tmp_path / "results", "vqvae-wr-x", 2)
+    assert (found["seed"], found["index"], found["true"], found["code"]) == (0, 1, 3.2, [0, 1])
+    assert torch.equal(beyond._query_image([tmp_path / "runs"], "vqvae-wr-x", found), images[1])
+    realism = SimpleNamespace(assess=lambda x: SimpleNamespace(rerender=x, error=torch.zeros(len(x)),
+                                                               passed=torch.ones(len(x), dtype=torch.bool)))
+    figure, left_out = beyond.best_valid_figure(tmp_path / "results", [tmp_path / "runs"], ["vqvae-wr-x", "vqvae-wr-y"],
+                                                2, realism)
+    assert figure is not None and left_out == ["vqvae-wr-y"]
+    assert "true 3.20, oracle 2.00" in figure.axes[0].get_title()

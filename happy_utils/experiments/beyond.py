@@ -109,9 +109,9 @@ def write_study(report: dict, path: Path) -> None:
     write_text(path, json.dumps(report, indent=1))
 
 
-def best_valid(results: Path, variant: str, budget: int) -> tuple[int, int, float, float] | None:
-    """A variant's best realistic query over its measured seeds: (seed, query index, true degree, oracle score), by
-    the true degree; None when no query is valid."""
+def best_valid(results: Path, variant: str, budget: int) -> dict | None:
+    """A variant's best realistic query over its measured seeds, by the true degree: its seed, index, true degree,
+    oracle score and code; None when no query is valid."""
     best = None
     for path in _seed_files(results, variant):
         measured = read_seed(path)
@@ -119,31 +119,48 @@ def best_valid(results: Path, variant: str, budget: int) -> tuple[int, int, floa
             continue
         passed = measured["realism"]["passed"][:budget]
         for i, (ok, true) in enumerate(zip(passed, measured["realism"]["true_degree"][:budget])):
-            if ok and (best is None or true > best[2]):
-                best = (measured["seed"], i, float(true), float(measured["records"][i]["score"]))
+            if ok and (best is None or true > best["true"]):
+                record = measured["records"][i]
+                best = {"seed": measured["seed"], "index": i, "true": float(true), "score": float(record["score"]),
+                        "code": record["code"]}
     return best
 
 
-def best_valid_figure(results: Path, runs: Path, variants: list[str], budget: int, realism):
+def _query_image(runs: list[Path], variant: str, found: dict):
+    """The image of a measured query from a run folder of that variant and seed under any of `runs` (a claims run,
+    a rerun by `reproduce`) whose record at that index has the same code; None if no folder has it."""
+    from ..records import RunDir
+
+    for root in runs:
+        for folder in sorted(Path(root).rglob(f"seed{found['seed']}")):
+            config = folder / "config.json"
+            if not config.is_file() or json.loads(config.read_text()).get("variant") != variant:
+                continue
+            state = RunDir.existing(folder).load_state()
+            records = state["records"] if state else []
+            if len(records) > found["index"] and records[found["index"]]["code"] == found["code"]:
+                return state["query_images"][found["index"]]
+    return None
+
+
+def best_valid_figure(results: Path, runs: list[Path], variants: list[str], budget: int, realism):
     """Each variant's best realistic query beside its re-render (the realism judge's analysis by synthesis), the
-    image read from the seed's run folder (`runs/<budget folder>/<variant>/seedS`); variants whose folder is not
-    on this machine, or with no valid query, are left out and named in the returned list."""
+    image read from a run folder that made it; variants with no such folder on this machine, or no valid query,
+    are left out and named in the returned list."""
     import torch
 
     from .. import plotting
-    from ..records import RunDir
 
     images, titles, left_out = [], [], []
     for variant in variants:
         found = best_valid(results, variant, budget)
-        folders = sorted(Path(runs).glob(f"*/{variant}/seed{found[0]}")) if found else []
-        state = RunDir.existing(folders[0]).load_state() if folders else None
-        if state is None:
+        image = _query_image(runs, variant, found) if found else None
+        if image is None:
             left_out.append(variant)
             continue
-        seed, index, true, score = found
-        images.append(state["query_images"][index])
-        titles.append(f"{variant}\nseed {seed}, query {index}\ntrue {true:.2f}, oracle {score:.2f}")
+        images.append(image)
+        titles.append(f"{variant}\nseed {found['seed']}, query {found['index']}\n"
+                      f"true {found['true']:.2f}, oracle {found['score']:.2f}")
     if not images:
         return None, left_out
     batch = torch.stack(images)
