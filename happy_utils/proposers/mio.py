@@ -520,15 +520,22 @@ class MIOProposer:
         start = time.perf_counter()
         surrogate = fit_trees(x, labels[rows], n_trees=self.n_trees, seed=self.seed, num_threads=self.threads)
         fit_s = time.perf_counter() - start
+        proposal = self.solve(surrogate, base, *self.guard_inputs(q, rows, x, labels, base))
+        proposal.fit_s = fit_s
+        return proposal
+
+    def guard_inputs(self, q: int, rows: np.ndarray, x: np.ndarray, labels: np.ndarray, base: np.ndarray
+                     ) -> tuple[CodeSupport | None, int | None]:
+        """What the guard reads for query q, fitted on `rows` (latents `x`) of the data: the code counts of the
+        training faces among them and of the base (the queries are what is in doubt), and the trust region's
+        radius, replayed from the queries' labels. (None, None) without a guard."""
         n_train = len(labels) - q  # the data is the training faces, then the q queries so far
         support = max_changed = None
-        if self.guard.needs_support:  # the training faces the trees see (the queries are what is in doubt), the base
+        if self.guard.needs_support:
             support = CodeSupport.of(np.vstack([x[rows < n_train], base[None]]).reshape(-1, 8, 8), N_VALUES)
         if self.guard.trust_region:
             max_changed = manifold.trust_radius(self.free_cells, labels[n_train:], float(labels[:n_train].max()))
-        proposal = self.solve(surrogate, base, support, max_changed)
-        proposal.fit_s = fit_s
-        return proposal
+        return support, max_changed
 
     def solve(self, surrogate: TreeSurrogate, base: np.ndarray, support: CodeSupport | None = None,
               max_changed: int | None = None) -> Proposal:
