@@ -305,6 +305,8 @@ def test_verdicts_keep_tables_and_wrap_list_items_one_by_one(tmp_path):
     assert items.splitlines()[-1] == "- second"
     p = results["claims"]["paired"]["tests"]["top10"]["6"]["p_t"]
     assert table.splitlines() == ["| t | p |", "|---|---|", f"| 4 | p = {p:.3g} |"]
+    template.write_text("```bash\npython -m happy_utils claims --preset laptop   # a comment\nsecond line\n```\n")
+    assert claims_report.verdicts(results, template) == template.read_text()  # a fenced code block as written
 
 
 def test_report_regenerates_the_readme_section_between_its_markers(tmp_path):

@@ -28,3 +28,12 @@ def test_readme_claims_section_is_regenerated_from_the_committed_summaries():
     folder = ROOT / claims_report.README_RESULTS
     section = claims_report.readme_section(claims.read_results(folder), folder, ROOT / "README.md")
     assert section in (ROOT / "README.md").read_text()
+
+
+def test_readme_beyond_section_is_regenerated_from_the_committed_summaries():
+    """The "Beyond the paper" section, too, quotes only results/laptop (its prose there, `beyond.md`)."""
+    from happy_utils.experiments import claims, claims_report
+
+    folder = ROOT / claims_report.README_RESULTS
+    section = claims_report.beyond_section(claims.read_results(folder), folder, ROOT / "README.md")
+    assert "| vqvae-wr-neighbours | 5 |" in section and section in (ROOT / "README.md").read_text()

@@ -396,10 +396,11 @@ def verdicts(results: dict, template: Path) -> str:
 
 
 def _rewrapped(block: str) -> str:
-    """A paragraph wrapped to the README's width; a table kept line by line; a list wrapped item by item."""
+    """A paragraph wrapped to the README's width; a table or a fenced code block kept line by line; a list wrapped
+    item by item."""
     lines = block.strip().splitlines()
-    if lines[0].startswith("|"):
-        return "\n".join(line.strip() for line in lines)
+    if lines[0].startswith(("|", "```")):
+        return "\n".join(line.rstrip() for line in lines)
     if lines[0].startswith("- "):
         items = re.split(r"\n(?=- )", block.strip())
         return "\n".join(textwrap.fill(" ".join(item.split()), width=117, subsequent_indent="  ",
