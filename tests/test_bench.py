@@ -1,6 +1,6 @@
 import pytest
 
-from happy_utils.bench import _loop_stages
+from happy_utils.experiments.bench import _loop_stages
 
 
 def _record(retrain=None, encoded_s=0.0):
@@ -26,7 +26,7 @@ def test_bench_loop_projects_the_first_fine_tune_once_and_later_ones_every_r_que
 def test_bench_stages_costs_a_seed_from_the_unit_costs_at_a_presets_sizes(capsys):
     import json
 
-    from happy_utils.cli import main
+    from happy_utils.experiments.cli import main
 
     main(["bench", "stages", "--preset", "smoke", "--n", "1200", "--json"])
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -40,7 +40,7 @@ def test_bench_stages_costs_a_seed_from_the_unit_costs_at_a_presets_sizes(capsys
 def test_bench_stages_counts_the_vqvaes_floating_point_work_per_query(capsys):
     import json
 
-    from happy_utils.cli import main
+    from happy_utils.experiments.cli import main
 
     main(["bench", "stages", "--preset", "smoke", "--n", "1200", "--json"])
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -53,7 +53,7 @@ def test_bench_stages_counts_the_vqvaes_floating_point_work_per_query(capsys):
 
 
 def test_bench_mio_times_each_guard_beside_the_unguarded_program(capsys):
-    from happy_utils.bench import BENCH_GUARDS, bench_mio
+    from happy_utils.experiments.bench import BENCH_GUARDS, bench_mio
 
     result = bench_mio(n=600, draws=2, t=4)
     assert result["optima_agree"]

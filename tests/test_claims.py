@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from happy_utils import metrics
-from happy_utils.cli import main
+from happy_utils.experiments.cli import main
 from happy_utils.experiments import claims, claims_report, seed_measures
 from happy_utils.experiments.compare import load_variant
 from happy_utils.loop import rank_weights

@@ -1,11 +1,14 @@
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from happy_utils.cli import main
+from happy_utils.experiments.cli import main
 from happy_utils.experiments import compare as compare_module
 from happy_utils.experiments.variants import VARIANTS
+from happy_utils.results import COMPARISON_TEXT
 from happy_utils.scorers.loading import evaluate_scorers
 
 
@@ -137,6 +140,7 @@ def test_compare_runs_each_variant_then_reads_them_back(tmp_path, capsys, monkey
         assert (out / f"{name}.png").stat().st_size > 1000
     printed = capsys.readouterr().out
     assert "Table 1" in printed and "FIDs against degrees 3-5: inception: InceptionV3 pool3" in printed
+    assert (out / COMPARISON_TEXT).read_text().strip() in printed  # what notebook 06 shows is what was printed
     # Finished variants are read back: a second comparison runs no experiment at all.
     monkeypatch.setattr(compare_module, "start_run", lambda *a, **k: pytest.fail("a finished variant was rerun"))
     main(["compare", "--preset", "smoke", "--seeds", "0", "--budget", "3", "--variants", "random",
@@ -177,3 +181,24 @@ def test_pretrain_trains_ships_and_a_fresh_cache_takes_the_shipped_model(tmp_pat
 def test_the_renderer_command_compares_with_the_stored_probe(capsys):
     main(["renderer"])
     assert "within rounding" in capsys.readouterr().out
+
+
+def test_without_ray_the_seeds_run_here_and_more_workers_say_how_to_get_it(monkeypatch, capsys, tmp_path):
+    from happy_utils.experiments.fanout import default_workers
+
+    assert default_workers(1) == max(1, os.cpu_count() or 1)  # Ray installed: one task per core
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    assert default_workers(1) == 1
+    for flags in (["--workers", "2"], ["--address", "127.0.0.1:6379"]):
+        with pytest.raises(SystemExit) as stopped:
+            main(["run", "--preset", "smoke", "--seeds", "0", "--out", str(tmp_path / "run"), *flags])
+        assert 'Ray is not installed: pip install -e ".[ray]"' in str(stopped.value) and flags[0] in str(stopped.value)
+    assert not (tmp_path / "run").exists()  # refused before any work
+
+
+def test_estimate_says_what_the_preset_costs_on_this_runtime(capsys):
+    main(["estimate", "--preset", "smoke"])
+    printed = capsys.readouterr().out
+    assert "runtime: no GPU" in printed or "runtime: GPU" in printed
+    for stage in ("VQ-VAE training (notebook 02", "notebook 05's run of 6 queries", "one seed of the main job (6 queries)"):
+        assert stage in printed

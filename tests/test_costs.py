@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from happy_utils.config import get_preset
-from happy_utils.costs import UnitCosts, runtime_report, seed_cost
+from happy_utils.experiments.costs import UnitCosts, runtime_report, seed_cost
 
 
 def test_a_seed_costs_one_full_epoch_then_a_tenth_per_cycle_and_a_fit_and_solve_per_query():

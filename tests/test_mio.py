@@ -5,7 +5,7 @@ import pytest
 
 from happy_utils.proposers import milp, mio
 from happy_utils.surrogates import entmoot_compat as ec
-from happy_utils.surrogates.planted import planted_codes
+from happy_utils.experiments.planted import planted_codes
 from happy_utils.surrogates.trees import TreeModel, fit_trees, parse_trees
 
 

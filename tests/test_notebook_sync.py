@@ -1,5 +1,5 @@
 """The notebooks and the package are one code path: what a notebook shows is package code the package runs, no
-notebook redefines package code, and every Colab badge and install cell is the one `happy_utils.colab` generates."""
+notebook redefines package code, and every Colab badge and install cell is the one `happy_utils.experiments.colab` generates."""
 
 import ast
 import json
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from happy_utils.colab import sync_notebooks
+from happy_utils.experiments.colab import sync_notebooks
 from happy_utils.sourcecode import source_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +63,6 @@ def test_no_notebook_redefines_package_code():
 
 def test_the_pinned_release_is_the_packages_version():
     import happy_utils
-    from happy_utils.colab import REPO_REF
+    from happy_utils.experiments.colab import REPO_REF
 
     assert REPO_REF == f"v{happy_utils.__version__}"

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from celeba_fixture import make_celeba
 
-from happy_utils.cli import main
+from happy_utils.experiments.cli import main
 from happy_utils.scorers.loading import load_scorer, load_scorers
 from happy_utils.scorers.predictor import (SCALED_FILE, AttributePredictor, calibration_path,
                                            expected_calibration_error, fit_temperature, load_predictor,

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from happy_utils.surrogates.planted import planted_codes
+from happy_utils.experiments.planted import planted_codes
 from happy_utils.surrogates.trees import check_codes, fit_trees, holdout_r2, tree_text
 
 

@@ -3,7 +3,7 @@ import torch
 
 from happy_utils.config import get_preset
 from happy_utils.data.faces import render_faces
-from happy_utils.generators.vae import (BETA_FINAL, BETA_START, PAPER_STEPS, VAE, VAEConfig, beta_at,
+from happy_utils.experiments.baseline.vae import (BETA_FINAL, BETA_START, PAPER_STEPS, VAE, VAEConfig, beta_at,
                                         load_or_train_vae, train_vae)
 
 

@@ -31,7 +31,8 @@ from .quality import (assess, control, control_summary, extractors, fid_report, 
 from .fanout import Job, JobsFailed, run_jobs
 from .run import finish_run, read_seeds, start_run
 from .spec import RunSpec
-from .tables import TRAINING
+from ..results import COMPARISON_TEXT
+from .tables import TRAINING, comparison_text
 from .variants import PAPER_VARIANTS, VARIANTS, get_variant
 
 def _finished(path: Path, spec: RunSpec) -> bool:
@@ -156,6 +157,7 @@ def compare(cfg: Preset, folders: dict[str, Path], source: str, save_to: Path, b
                                               "std": metrics.mean_std(metrics.curves(r, k))[1].tolist()}
                                   for k in metrics.TOP_KS} for v, (_, r, _) in runs.items()}}
     write_text(save_to / "comparison.json", json.dumps(result, indent=2))
+    write_text(save_to / COMPARISON_TEXT, comparison_text(result) + "\n")
     figures = comparison_figures(runs, fids, reference, realism)
     for name, fig in figures.items():
         fig.savefig(save_to / f"{name}.png")

@@ -18,7 +18,7 @@ from ..data import world
 from ..data.faces import FaceDataset, world_spec
 from ..generators.vqvae import load_vqvae
 from ..images import to_uint8
-from ..scorers.distortions import DISTORTIONS, distort
+from .distortions import DISTORTIONS, distort
 from ..scorers.fid import (Features, fid_table, frechet, inception_features, reference_features, smile_features,
                            statistics, world_features)
 from ..scorers.realism import RealismJudge

@@ -14,9 +14,11 @@ from pathlib import Path
 from ..config import Preset
 from ..data.faces import FaceDataset
 from ..generators.base import Generator
-from ..generators.vae import BATCH_SIZE as VAE_BATCH_SIZE
-from ..generators.vae import load_or_train_vae, vae_checkpoint
+from .baseline.vae import BATCH_SIZE as VAE_BATCH_SIZE
+from .baseline.slsqp import SLSQPProposer
+from .baseline.vae import load_or_train_vae, vae_checkpoint
 from ..generators.vqvae import load_or_train_vqvae, vqvae_checkpoint
+from ..loop import PROPOSERS
 from ..proposers.manifold import ManifoldGuard
 
 
@@ -29,6 +31,10 @@ class GeneratorKind:
     checkpoint: Callable[[Preset, FaceDataset], Path]
     batch_size: Callable[[Preset], int]
 
+
+#: The paper's continuous baseline proposes through the one loop under this name (the loop itself knows only the MIO
+#: and the random floor).
+PROPOSERS.setdefault("slsqp", lambda cfg: SLSQPProposer(cfg.retrain_every, cfg.seed, cfg.fit_set))
 
 GENERATORS = {
     "vqvae": GeneratorKind(load_or_train_vqvae, vqvae_checkpoint, lambda preset: preset.vqvae_batch_size),

@@ -17,7 +17,7 @@ import importlib.util
 from pathlib import Path
 
 import torch
-from pytorch_fid.inception import FID_WEIGHTS_URL, InceptionV3, fid_inception_v3
+from pytorch_fid.inception import FID_WEIGHTS_URL, InceptionV3
 
 from ..files import atomic_path, sha256
 
@@ -125,9 +125,3 @@ def inception_pool3(device: torch.device | str = "cpu") -> InceptionV3:
     """pytorch-fid's InceptionV3 returning pool3 (2048-d), images in [0, 1] resized to 299 as pytorch-fid does."""
     install()
     return InceptionV3([POOL3]).to(device).eval()
-
-
-def fid_inception_from_hub() -> torch.nn.Module:
-    """The bare FID Inception network as pytorch-fid builds it (from the hub cache file)."""
-    install()
-    return fid_inception_v3()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -297,8 +297,3 @@ def save_judge(judge: RealismJudge, path: Path, config: dict, calibration: dict)
         torch.save({"format": CHECKPOINT_FORMAT, "config": config, "threshold": judge.threshold,
                     "state_dict": {k: v.cpu().contiguous() for k, v in judge.net.state_dict().items()},
                     "meta": {**judge.meta, "calibration": calibration}}, tmp)
-
-
-def field_names() -> list[str]:
-    """Every FaceParams field the inverse network reads (noise_tile excepted: noise is not re-rendered)."""
-    return [f.name for f in fields(world.FaceParams) if f.name != "noise_tile"]

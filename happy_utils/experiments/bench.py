@@ -15,30 +15,30 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from .code_support import CodeSupport
-from .config import PRESETS, device, get_preset
+from ..code_support import CodeSupport
+from ..config import PRESETS, device, get_preset
 from .costs import seed_cost, timed, unit_costs
-from .data import world
-from .data.cropping import FaceDetector, astronaut_photos, crop_face, crop_photos
-from .data.faces import build_world, render_faces
-from .experiments.fanout import Job, run_jobs
-from .experiments.run import start_run
-from .experiments.spec import RunSpec
-from .generators.training import count_parameters
-from .generators.vqvae import VQVAE, VQVAEConfig, train_step, train_vqvae
-from .latents import label_latents, latent_set
-from .loop import query, torch_threads
-from .proposers.base import Proposal
-from .proposers.manifold import ManifoldGuard
-from .proposers.mio import optimize
-from .records import RunDir
-from .scorers.fid import Features, inception_features, world_features
-from .scorers.loading import load_realism, load_scorer, load_scorers
-from .scorers.predictor import AttributePredictor
-from .surrogates.fit_set import best_and_random
-from .surrogates.holdout import holdout_split, r2_score
-from .surrogates.planted import planted_codes
-from .surrogates.trees import N_VALUES, fit_trees
+from ..data import world
+from ..data.cropping import FaceDetector, astronaut_photos, crop_face, crop_photos
+from ..data.faces import build_world, render_faces
+from .fanout import Job, run_jobs
+from .run import start_run
+from .spec import RunSpec
+from ..generators.training import count_parameters
+from ..generators.vqvae import VQVAE, VQVAEConfig, train_step, train_vqvae
+from ..latents import label_latents, latent_set
+from ..loop import query, torch_threads
+from ..proposers.base import Proposal
+from ..proposers.manifold import ManifoldGuard
+from ..proposers.mio import optimize
+from ..records import RunDir
+from ..scorers.fid import Features, inception_features, world_features
+from ..scorers.loading import load_realism, load_scorer, load_scorers
+from ..scorers.predictor import AttributePredictor
+from ..surrogates.fit_set import best_and_random
+from ..surrogates.holdout import holdout_split, r2_score
+from .planted import planted_codes
+from ..surrogates.trees import N_VALUES, fit_trees
 
 DATA_TARGET_IMAGES_PER_S = 2000
 

@@ -1,8 +1,9 @@
 """What a preset costs on the runtime at hand: unit costs timed at the preset's sizes, projected over its runs.
 
 Why: a learner opening a notebook on Colab's CPU runtime with the paper preset would wait for days without knowing
-it. The same timings serve `bench stages` (one seed of the paper preset costed without its data) and the first cell
-of every notebook (what this runtime is and what the preset will cost on it). Unit costs come from random weights
+it. The same timings serve `bench stages` (one seed of the paper preset costed without its data) and `estimate` (what
+this runtime is and what the preset will cost on it; each notebook's setup cell names the command, and times
+nothing itself, so the lesson starts at once). Unit costs come from random weights
 and planted codes, so nothing has to be trained or loaded first; the solver and LightGBM run on the CPU either way.
 """
 
@@ -15,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import PRESETS, Preset, device
-from .generators.vqvae import VQVAE, VQVAEConfig
-from .loop import torch_threads
-from .proposers.mio import optimize
-from .surrogates.planted import planted_codes
-from .surrogates.trees import fit_trees
+from ..config import PRESETS, Preset, device
+from ..generators.vqvae import VQVAE, VQVAEConfig
+from ..loop import torch_threads
+from ..proposers.mio import optimize
+from .planted import planted_codes
+from ..surrogates.trees import fit_trees
 
 
 def timed(fn) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -16,8 +17,9 @@ from pathlib import Path
 import matplotlib
 
 from .bench import BENCHMARKS
+from .costs import runtime_report
 from .colab import REPO_REF, sync_notebooks
-from .config import (
+from ..config import (
     PRESETS,
     SOURCES,
     get_paths,
@@ -27,33 +29,33 @@ from .config import (
     setup,
 )
 from .constraints import write_constraints
-from .data.celeba import celeba_root
-from .data.faces import (
+from ..data.celeba import celeba_root
+from ..data.faces import (
     PROBE_FILE,
     check_renderer,
     within_rounding,
     write_renderer_probe,
 )
-from .data.sources import load_faces
-from .data.world import RENDERER_VERSION
-from .experiments.claims import Plan, interim, measure, run_claims
-from .experiments.claims_report import README_RESULTS, write_report
-from .experiments.compare import comparison_specs, run_comparison
-from .experiments.fanout import JobsFailed, default_workers
-from .experiments.quality import CALIBRATION_SEED, evaluate_quality, print_quality
-from .experiments.reproduce import describe, reproduce
-from .experiments.run import run_experiment
-from .experiments.spec import RunSpec, parse_seeds
-from .experiments.tables import print_comparison
-from .experiments.variants import GENERATORS, PAPER_VARIANTS, VARIANTS
-from .files import write_checksum
-from .generators.training import SHIPPED_DIR
-from .latents import SURROGATE_TARGETS
-from .provenance import made_with
-from .scorers.loading import REALISM_FILE, SHIPPED, evaluate_scorers, load_realism
-from .scorers.predictor import PREDICTOR_FILE, calibrate, calibration_path
-from .scorers.realism import calibrate_threshold, load_judge, save_judge, train_inverse
-from .scorers.synthetic import train_scorer
+from ..data.sources import load_faces
+from ..data.world import RENDERER_VERSION
+from .claims import Plan, interim, measure, run_claims
+from .claims_report import README_RESULTS, write_report
+from .compare import comparison_specs, run_comparison
+from .fanout import ADDRESS_ENV, JobsFailed, default_workers, ray_installed, require_ray
+from .quality import CALIBRATION_SEED, evaluate_quality, print_quality
+from .reproduce import describe, reproduce
+from .run import run_experiment
+from .spec import RunSpec, parse_seeds
+from .tables import comparison_text
+from .variants import GENERATORS, PAPER_VARIANTS, VARIANTS
+from ..files import write_checksum
+from ..generators.training import SHIPPED_DIR
+from ..latents import SURROGATE_TARGETS
+from ..provenance import made_with
+from ..scorers.loading import REALISM_FILE, SHIPPED, evaluate_scorers, load_realism
+from ..scorers.predictor import PREDICTOR_FILE, calibrate, calibration_path
+from ..scorers.realism import calibrate_threshold, load_judge, save_judge, train_inverse
+from ..scorers.synthetic import train_scorer
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -72,7 +74,7 @@ def _compare(args: argparse.Namespace) -> None:
                              threads=args.threads)
     setup(specs[0].preset.name)
     out = Path(args.out) if args.out else get_paths().runs / f"compare-{specs[0].preset.name}"
-    print_comparison(run_comparison(specs, out, workers=_workers(args), address=args.address))
+    print(comparison_text(run_comparison(specs, out, workers=_workers(args), address=args.address)))
 
 
 def _claims(args: argparse.Namespace) -> None:
@@ -99,6 +101,10 @@ def _claims(args: argparse.Namespace) -> None:
           f"{plan.out}")
 
 
+def _estimate(args: argparse.Namespace) -> None:
+    print(runtime_report(setup(args.preset)))
+
+
 def _reproduce(args: argparse.Namespace) -> None:
     cfg = setup(args.preset)
     results = Path(args.results) if args.results else repo_root() / "results" / cfg.name
@@ -117,7 +123,13 @@ def _readme_of(folder: Path) -> Path | None:
 def _workers(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
-    return args.workers or default_workers(args.threads or 1)
+    if (args.workers or 1) > 1 or args.address or os.environ.get(ADDRESS_ENV):
+        require_ray(f"--workers {args.workers}" if (args.workers or 1) > 1 else "--address (or $RAY_ADDRESS)")
+    workers = args.workers or default_workers(args.threads or 1)
+    if args.workers is None and not ray_installed() and (os.cpu_count() or 1) > 1:
+        print("Ray is not installed: the seeds run one after another in this process (pip install -e \".[ray]\" "
+              "runs them as Ray tasks, one per core)")
+    return workers
 
 
 def _fanout_arguments(parser: argparse.ArgumentParser) -> None:
@@ -227,7 +239,7 @@ def _renderer(args: argparse.Namespace) -> None:
 
 
 def _support(args: argparse.Namespace) -> None:
-    from .experiments.support_diagnosis import diagnose, table
+    from .support_diagnosis import diagnose, table
 
     cfg = setup(args.preset)
     results = Path(args.results) if args.results else repo_root() / "results" / cfg.name
@@ -236,8 +248,8 @@ def _support(args: argparse.Namespace) -> None:
 
 
 def _beyond(args: argparse.Namespace) -> None:
-    from .experiments import beyond
-    from .experiments.claims import BEYOND, PAIR
+    from . import beyond
+    from .claims import BEYOND, PAIR
 
     cfg = get_preset(args.preset)
     results = Path(args.results) if args.results else repo_root() / "results" / cfg.name
@@ -253,7 +265,7 @@ def _beyond(args: argparse.Namespace) -> None:
     beyond.write_study(report, results / "beyond.json")
     print(f"written to {results / 'beyond.json'}")
     if args.runs:
-        from .scorers.loading import load_realism
+        from ..scorers.loading import load_realism
 
         figure, left_out = beyond.best_valid_figure(results, [Path(r) for r in args.runs.split(",")], variants,
                                                     report["budget"], load_realism("synthetic"))
@@ -359,6 +371,11 @@ def main(argv: list[str] | None = None) -> None:
     rep.add_argument("--out", help="the rerun's folder (default: runs/reproduce-PRESET-VARIANT-seedS); resumable")
     rep.set_defaults(func=_reproduce)
 
+    est = sub.add_parser("estimate", help="what the preset costs on this runtime: the VQ-VAE's training, notebook "
+                         "05's run and one seed of the main job, projected from unit costs timed here (about a minute)")
+    est.add_argument("--preset", choices=list(PRESETS), help="size preset (default: $HAPPY_PRESET or laptop)")
+    est.set_defaults(func=_estimate)
+
     bench = sub.add_parser("bench", help="benchmarks that compare variants side by side")
     bench.add_argument("name", choices=list(BENCHMARKS))
     bench.add_argument("--n", type=int, help="number of items to time (mio: planted training codes; "
@@ -440,7 +457,7 @@ def main(argv: list[str] | None = None) -> None:
     bey.set_defaults(func=_beyond)
 
     con = sub.add_parser("constraints", help="write constraints.txt: the exact versions of every package installed "
-                         "here for happy-utils[lab,test,gurobi,docs]")
+                         "here for happy-utils[lab,test,gurobi,docs,ray]")
     con.set_defaults(func=_constraints)
 
     nbs = sub.add_parser("notebooks", help="check (or --sync) the notebooks' Colab badges and install cells against "
