@@ -63,7 +63,8 @@ class LoopConfig:
     beta: float = 0.0  # exploration weight; 0 = pure exploitation
     proposer: str = "mio"  # how a query is proposed: see PROPOSERS
     threads: int = 1  # torch's and LightGBM's; torch's results depend on it, so a run records it
-    guard: ManifoldGuard = field(default_factory=ManifoldGuard)  # what keeps the MIO on the data (`proposers.manifold`); none: the paper's
+    # What keeps the MIO on the data (`proposers.manifold`); none: the paper's.
+    guard: ManifoldGuard = field(default_factory=ManifoldGuard)
 
     def __post_init__(self):
         problems = [msg for ok, msg in (

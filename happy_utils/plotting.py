@@ -7,10 +7,10 @@ Why: a person would rather look at faces than read numbers; the same figure must
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from matplotlib.patches import Rectangle
-from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from . import metrics
 from .data import world
@@ -238,7 +238,7 @@ def query_trace(records: list[dict], reference: float | None = None) -> plt.Figu
     q = np.array([r["index"] for r in records])  # the same numbers as the queried faces' titles
     ax.plot(q, scores, "o", ms=4, label="query")
     ax.plot(q, np.maximum.accumulate(scores), "-", label="best so far")
-    retrains = [r["index"] for r in records if r.get("retrain")]  # a fine-tune comes before the query it is recorded with
+    retrains = [r["index"] for r in records if r.get("retrain")]  # a fine-tune comes before its query
     for i, x in enumerate(retrains):
         ax.axvline(x - 0.5, color="tab:green", lw=0.8, alpha=0.5, label="fine-tune" if i == 0 else None)
     if reference is not None:

@@ -3,8 +3,8 @@ import pytest
 
 from happy_utils.artifacts import Artifacts
 from happy_utils.config import repo_root
-from happy_utils.generators.vqvae import VQVAE, VQVAEConfig
 from happy_utils.experiments.planted import planted_codes
+from happy_utils.generators.vqvae import VQVAE, VQVAEConfig
 from happy_utils.surrogates.trees import fit_trees
 
 

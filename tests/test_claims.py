@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from happy_utils import metrics
-from happy_utils.experiments.cli import main
 from happy_utils.experiments import claims, claims_report, seed_measures
+from happy_utils.experiments.cli import main
 from happy_utils.experiments.compare import load_variant
 from happy_utils.loop import rank_weights
 from happy_utils.records import RunDir
@@ -90,7 +90,8 @@ def test_weighting_report_measures_the_rank_weights_and_fine_tune_steps():
 
 
 def test_surrogate_reach_compares_each_prediction_with_the_best_point_seen_then():
-    records = {0: [{"score": 1.0, "surrogate": 2.5}, {"score": 3.0, "surrogate": 2.8}, {"score": 0.5, "surrogate": 2.9}]}
+    records = {0: [{"score": 1.0, "surrogate": 2.5}, {"score": 3.0, "surrogate": 2.8},
+                   {"score": 0.5, "surrogate": 2.9}]}
     reach = claims.surrogate_reach(records, training_best=2.6)
     # best so far: 2.6, 2.6, 3.0 -> only the second prediction aims above it
     assert reach["above_best_so_far"] == pytest.approx(1 / 3)

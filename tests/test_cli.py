@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from happy_utils.experiments.cli import main
 from happy_utils.experiments import compare as compare_module
+from happy_utils.experiments.cli import main
 from happy_utils.experiments.variants import VARIANTS
 from happy_utils.results import COMPARISON_TEXT
 from happy_utils.scorers.loading import evaluate_scorers
@@ -105,7 +105,8 @@ def test_run_variant_without_retraining_and_overrides(tmp_path):
     with pytest.raises(SystemExit, match="--seeds must"):
         main(["run", "--preset", "smoke", "--seeds", "0-x", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="variant vqvae-wr-t4 fixes free_cells = 4, so --free-cells 8 contradicts it"):
-        main(["run", "--preset", "smoke", "--variant", "vqvae-wr-t4", "--free-cells", "8", "--out", str(tmp_path / "y")])
+        main(["run", "--preset", "smoke", "--variant", "vqvae-wr-t4", "--free-cells", "8",
+              "--out", str(tmp_path / "y")])
     assert not (tmp_path / "y").exists()  # refused before anything was written
 
 
@@ -123,7 +124,8 @@ def test_compare_runs_each_variant_then_reads_them_back(tmp_path, capsys, monkey
     # Table 1 names the t each run really had: the smoke preset's 4, not the paper's 8.
     assert set(result["variants"]) == {"vqvae-wr", "random"} and result["ablation"] == [{"t": 4, "variant": "vqvae-wr"}]
     row = result["variants"]["vqvae-wr"]
-    assert row["paper"] == json.loads(json.dumps(VARIANTS["vqvae-wr"].paper)) and result["variants"]["random"]["paper"] == {}
+    assert row["paper"] == json.loads(json.dumps(VARIANTS["vqvae-wr"].paper))
+    assert result["variants"]["random"]["paper"] == {}
     assert set(row["fid"]) == {"inception", "world", "smile"} and set(row["fid"]["inception"]) == {"3-5", "3", "4", "5"}
     assert 0 <= row["realism"]["pass"]["fraction"] <= 1 and row["t"] == 4
     # the t = 0 control: the pretrained VQ-VAE's reconstructions of the same 3 base faces, for both variants
@@ -159,7 +161,8 @@ def test_pretrain_trains_ships_and_a_fresh_cache_takes_the_shipped_model(tmp_pat
     monkeypatch.setenv("HAPPY_DATA_DIR", str(tmp_path / "data"))
     main(["pretrain", "--preset", "smoke"])
     made = _last_json(capsys)
-    assert made["generator"] == "vqvae" and made["made_by"]["faces"] == "synthetic n=1200 seed=101 renderer=1 | level<=2"
+    assert made["generator"] == "vqvae"
+    assert made["made_by"]["faces"] == "synthetic n=1200 seed=101 renderer=1 | level<=2"
     assert made["fit"]["faces"] == 256 and "latents" not in made["fit"]
     main(["pretrain", "--preset", "smoke", "--ship"])
     shipped = tmp_path / "data" / "generators" / "vqvae" / Path(made["path"]).name
@@ -200,5 +203,6 @@ def test_estimate_says_what_the_preset_costs_on_this_runtime(capsys):
     main(["estimate", "--preset", "smoke"])
     printed = capsys.readouterr().out
     assert "runtime: no GPU" in printed or "runtime: GPU" in printed
-    for stage in ("VQ-VAE training (notebook 02", "notebook 05's run of 6 queries", "one seed of the main job (6 queries)"):
+    for stage in ("VQ-VAE training (notebook 02", "notebook 05's run of 6 queries",
+                  "one seed of the main job (6 queries)"):
         assert stage in printed

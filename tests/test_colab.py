@@ -1,7 +1,7 @@
 """The notebooks' Colab install cell, run in a Colab-like fresh kernel: a new interpreter (a virtual environment that
 sees the packages of the environment running the tests, as Colab's image has torch and ipykernel, but not this
-repository), a stub `google.colab`, the repository URL pointing at a local clone. After the cell, `happy_utils` must import in the same kernel from the
-installed clone at the pinned commit, and find the clone's shipped data."""
+repository), a stub `google.colab`, the repository URL pointing at a local clone. After the cell, `happy_utils` must
+import in the same kernel from the installed clone at the pinned commit, and find the clone's shipped data."""
 
 import json
 import site

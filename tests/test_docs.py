@@ -13,9 +13,8 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
 import mkdocs_jupyter  # noqa: F401  (the docs extra, which the README's test command installs: pip install -e ".[docs]")
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

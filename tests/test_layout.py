@@ -136,7 +136,8 @@ def test_the_method_never_imports_the_harness():
 
 
 def test_an_import_of_the_harness_would_be_found():
-    planted = {"happy_utils.loop": {"happy_utils.experiments.spec"}, "happy_utils.experiments.cli": {"happy_utils.loop"},
+    planted = {"happy_utils.loop": {"happy_utils.experiments.spec"},
+               "happy_utils.experiments.cli": {"happy_utils.loop"},
                "happy_utils.__main__": {"happy_utils.experiments.cli"}}
     assert harness_imports(planted) == ["happy_utils.loop -> happy_utils.experiments.spec"]
 
@@ -152,4 +153,5 @@ def test_the_notebooks_import_only_the_method(notebook):
 
 
 def test_a_notebook_importing_the_harness_would_be_found():
-    assert _harness_in("import os\nfrom happy_utils.experiments.spec import RunSpec\n") == ["happy_utils.experiments.spec"]
+    planted = "import os\nfrom happy_utils.experiments.spec import RunSpec\n"
+    assert _harness_in(planted) == ["happy_utils.experiments.spec"]

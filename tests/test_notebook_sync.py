@@ -1,5 +1,6 @@
 """The notebooks and the package are one code path: what a notebook shows is package code the package runs, no
-notebook redefines package code, and every Colab badge and install cell is the one `happy_utils.experiments.colab` generates."""
+notebook redefines package code, and every Colab badge and install cell is the one `happy_utils.experiments.colab`
+generates."""
 
 import ast
 import json

@@ -17,13 +17,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..code_support import CodeSupport
 from ..config import PRESETS, device, get_preset
-from .costs import seed_cost, timed, unit_costs
 from ..data import world
 from ..data.cropping import FaceDetector, astronaut_photos, crop_face, crop_photos
 from ..data.faces import build_world, render_faces
-from .fanout import Job, run_jobs
-from .run import start_run
-from .spec import RunSpec
 from ..generators.training import count_parameters
 from ..generators.vqvae import VQVAE, VQVAEConfig, train_step, train_vqvae
 from ..latents import label_latents, latent_set
@@ -37,8 +33,12 @@ from ..scorers.loading import load_realism, load_scorer, load_scorers
 from ..scorers.predictor import AttributePredictor
 from ..surrogates.fit_set import best_and_random
 from ..surrogates.holdout import holdout_split, r2_score
-from .planted import planted_codes
 from ..surrogates.trees import N_VALUES, fit_trees
+from .costs import seed_cost, timed, unit_costs
+from .fanout import Job, run_jobs
+from .planted import planted_codes
+from .run import start_run
+from .spec import RunSpec
 
 DATA_TARGET_IMAGES_PER_S = 2000
 
@@ -52,8 +52,10 @@ def _throughput(fn, n: int, repeats: int = 3) -> float:
 
 def _table(rows: list[dict], columns: list[str]) -> str:
     widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
-    line = lambda vals: "  ".join(str(v).rjust(w) if i else str(v).ljust(w) for i, (v, w) in
-                                  enumerate(zip(vals, widths)))
+
+    def line(values: list) -> str:
+        return "  ".join(str(v).rjust(w) if i else str(v).ljust(w) for i, (v, w) in enumerate(zip(values, widths)))
+
     return "\n".join([line(columns), line(["-" * w for w in widths])] + [line([r[c] for c in columns]) for r in rows])
 
 

@@ -137,8 +137,8 @@ def run_claims(plan: Plan, results: Path, workers: int = 1, address: str | None 
                   summaries=False)  # each seed is measured as it finishes
     missing = plan.missing(results)
     if missing:
-        print(f"measures still missing in {results} ({_listed(missing)}): run `{plan.command()}` (with --variants to run a part) "
-              "to make them, then the claims are merged")
+        print(f"measures still missing in {results} ({_listed(missing)}): run `{plan.command()}` (with --variants to "
+              "run a part) to make them, then the claims are merged")
         return None
     return measure(plan, results, measurer[0] if measurer else None)
 
@@ -154,7 +154,8 @@ def interim(plan: Plan, results: Path) -> str:
     head = (f"{'variant':<20} {'seeds':<10} {f'Top10@{n}':>14} {f'Top10@{long}':>14} {'pass':>6} "
             f"{'valid true Top10':>16} {'best':>11} {'Inception FID':>15} {'world FID':>13}")
     lines = [(f"measured so far in {results / 'seeds'} (plan: seeds {','.join(map(str, plan.seeds))}, {n} queries, "
-              f"the pair {long}; FIDs against degrees 3-5 over each seed's first {n}; mean +- 95% interval over seeds)"),
+              f"the pair {long}; FIDs against degrees 3-5 over each seed's first {n}; mean +- 95% interval over "
+              "seeds)"),
              head, "-" * len(head)]
 
     def cell(iv: dict | None, digits: int = 2) -> str:
@@ -179,7 +180,8 @@ def interim(plan: Plan, results: Path) -> str:
         pair = paired_report(*({s: measured[v][s]["records"] for s in common} for v in PAIR), n, long)
         for k, tests in pair["tests"].items():
             lines.append(f"{PAIR[0]} - {PAIR[1]}, {k}, seeds {','.join(map(str, common))}: " + "; ".join(
-                f"at {q}: {t['mean']:+.3f} +-{t['ci95']:.3f} (p_t {'-' if t['p_t'] is None else format(t['p_t'], '.2g')}, "
+                f"at {q}: {t['mean']:+.3f} +-{t['ci95']:.3f} "
+                f"(p_t {'-' if t['p_t'] is None else format(t['p_t'], '.2g')}, "
                 f"sign-flip {t['p_sign_flip']:.3f}, wins {t['wins']}/{len(common)})" for q, t in tests.items()))
     missing = plan.missing(results)
     lines.append(f"still missing: {_listed(missing)}" if missing else "every seed is measured: merge them with "
@@ -490,7 +492,8 @@ def weighting_report(records: dict[int, list[dict]], k: float, batch_size: int) 
                 w = np.sort(rank_weights(np.arange(n, dtype=np.float64), k))[::-1]
                 rows.append({"seed": s, "query": r["index"], "data_size": n, "epochs": r["retrain"]["epochs"],
                              "steps": int(np.ceil(r["retrain"]["epochs"] * n / batch_size)),
-                             "top_1pct": float(w[: max(1, n // 100)].sum()), "top_10pct": float(w[: max(1, n // 10)].sum()),
+                             "top_1pct": float(w[: max(1, n // 100)].sum()),
+                             "top_10pct": float(w[: max(1, n // 10)].sum()),
                              "ess_fraction": float(1.0 / np.sum(w ** 2) / n), "recon": r["retrain"]["final_recon"]})
     first = [r for r in rows if r["epochs"] >= 1.0] or rows
     later = [r for r in rows if r not in first] or rows

@@ -50,7 +50,8 @@ def p_value(p: float | None) -> str:
 
 
 def _valid_topk(realism: dict, key: str) -> str:
-    """A valid Top-K over seeds, or "n/a (m valid)" with each seed's count of valid queries when one has fewer than K."""
+    """A valid Top-K over seeds, or "n/a (m valid)" with each seed's count of valid queries when one has fewer than
+    K."""
     value = realism["valid_oracle"][key]
     if value["mean"] is not None:
         return _pm(value)
@@ -163,7 +164,8 @@ def weighting_table(claims: dict) -> str:
 
 
 def tradeoff_table(claims: dict) -> str:
-    rows = [[str(r["t"]), f"`{r['variant']}`", _pm(r["top10"]), _share(r["pass"]), ", ".join(map(str, r["valid_per_seed"])),
+    rows = [[str(r["t"]), f"`{r['variant']}`", _pm(r["top10"]), _share(r["pass"]),
+             ", ".join(map(str, r["valid_per_seed"])),
              _pm(r["valid_top10"]) if r["valid_top10"]["mean"] is not None else "n/a",
              _pm(r["valid_best"]), _pm(r["valid_true_best"]), _share(r["control_pass"]),
              *[_pm(r["fid"][k], 1) for k in FID_KEYS],
@@ -247,14 +249,16 @@ def tables(results: dict) -> str:
              f"### Weighted retraining against none, paired over seeds ({plan['long_budget']} queries)\n\n"
              + paired_table(claims),
              f"### Image quality, paired over seeds ({plan['budget']} queries): {PAIR[0]} against each variant\n\n"
-             + quality_pairs_table(claims), "### Why: the rank weights and the fine-tunes\n\n" + weighting_table(claims),
+             + quality_pairs_table(claims),
+             "### Why: the rank weights and the fine-tunes\n\n" + weighting_table(claims),
              "### The t trade-off\n\n" + tradeoff_table(claims),
              "### The ceiling: the best realistic query per variant\n\n" + ceiling_table(claims),
              "### How far the trees aim\n\n" + surrogate_table(claims),
              "### Can the generators represent a realistic level-4 smile?\n\n" + decoder_table(claims)]
     if len(claims.get("beyond", {})) > 1:
         parts.append("### Beyond the paper: the guarded searches against the goals\n\nOver each seed's first "
-                     f"{plan['budget']} queries: the valid share pooled (goal {beyond.VALID_SHARE:.0%}), the seeds with a "
+                     f"{plan['budget']} queries: the valid share pooled (goal {beyond.VALID_SHARE:.0%}), the seeds "
+                     "with a "
                      f"realistic level-4 smile (valid, true degree >= {beyond.LEVEL_4}), each seed's best valid true "
                      f"degree (goal >= {beyond.BEST_VALID_TRUE}), the valid queries' oracle Top10 (goal: above the "
                      "restricted set's).\n\n" + beyond_table(claims))
@@ -357,8 +361,9 @@ BEYOND_END = "<!-- beyond: end -->"
 class _SummaryFields(string.Formatter):
     """Fields are dotted paths into the summaries, `{claims.paired.tests.top10.300.p_t:.3f}` (list items by their
     index); an interval (mean, ci95) with a format ending in ± reads "mean ± half-width", `{...top10:.2f±}`; a
-    p-value with the format `p` reads "p = 0.0123" (or "p < 1e-5"), in the report's one format (`p_value`); a pooled proportion with `share` reads
-    "count of n: fraction [Wilson interval]"; a value the runs could not measure (None) reads "n/a"."""
+    p-value with the format `p` reads "p = 0.0123" (or "p < 1e-5"), in the report's one format (`p_value`); a pooled
+    proportion with `share` reads "count of n: fraction [Wilson interval]"; a value the runs could not measure (None)
+    reads "n/a"."""
 
     def __init__(self, results: dict, source: Path):
         super().__init__()
@@ -421,7 +426,8 @@ def page(results: dict, verdict_template: Path) -> str:
 
 def readme_section(results: dict, folder: Path, readme: Path) -> str:
     """The repository README's claims section: the verdicts, the comparison (scores, valid queries beside the
-    control, FID and KID), the pair's paired tests on score and quality, the figures; the other tables are linked (`folder`: the summaries' folder, its links relative to `readme`)."""
+    control, FID and KID), the pair's paired tests on score and quality, the figures; the other tables are linked
+    (`folder`: the summaries' folder, its links relative to `readme`)."""
     link = Path(folder).resolve().relative_to(Path(readme).resolve().parent).as_posix()
     claims = results["claims"]
     shown = "\n\n".join(f"![{name}]({link}/figures/{name}.png)" for name in FIGURES)

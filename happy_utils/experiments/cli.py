@@ -16,9 +16,6 @@ from pathlib import Path
 
 import matplotlib
 
-from .bench import BENCHMARKS
-from .costs import runtime_report
-from .colab import REPO_REF, sync_notebooks
 from ..config import (
     PRESETS,
     SOURCES,
@@ -28,7 +25,6 @@ from ..config import (
     repo_root,
     setup,
 )
-from .constraints import write_constraints
 from ..data.celeba import celeba_root
 from ..data.faces import (
     PROBE_FILE,
@@ -38,16 +34,6 @@ from ..data.faces import (
 )
 from ..data.sources import load_faces
 from ..data.world import RENDERER_VERSION
-from .claims import Plan, interim, measure, run_claims
-from .claims_report import README_RESULTS, write_report
-from .compare import comparison_specs, run_comparison
-from .fanout import ADDRESS_ENV, JobsFailed, default_workers, ray_installed, require_ray
-from .quality import CALIBRATION_SEED, evaluate_quality, print_quality
-from .reproduce import describe, reproduce
-from .run import run_experiment
-from .spec import RunSpec, parse_seeds
-from .tables import comparison_text
-from .variants import GENERATORS, PAPER_VARIANTS, VARIANTS
 from ..files import write_checksum
 from ..generators.training import SHIPPED_DIR
 from ..latents import SURROGATE_TARGETS
@@ -56,6 +42,20 @@ from ..scorers.loading import REALISM_FILE, SHIPPED, evaluate_scorers, load_real
 from ..scorers.predictor import PREDICTOR_FILE, calibrate, calibration_path
 from ..scorers.realism import calibrate_threshold, load_judge, save_judge, train_inverse
 from ..scorers.synthetic import train_scorer
+from .bench import BENCHMARKS
+from .claims import Plan, interim, measure, run_claims
+from .claims_report import README_RESULTS, write_report
+from .colab import REPO_REF, sync_notebooks
+from .compare import comparison_specs, run_comparison
+from .constraints import write_constraints
+from .costs import runtime_report
+from .fanout import ADDRESS_ENV, JobsFailed, default_workers, ray_installed, require_ray
+from .quality import CALIBRATION_SEED, evaluate_quality, print_quality
+from .reproduce import describe, reproduce
+from .run import run_experiment
+from .spec import RunSpec, parse_seeds
+from .tables import comparison_text
+from .variants import GENERATORS, PAPER_VARIANTS, VARIANTS
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -287,11 +287,12 @@ def _notebooks(args: argparse.Namespace) -> None:
     folder = repo_root() / "notebooks"
     differ = sync_notebooks(folder, write=args.sync)
     for name, parts in differ.items():
-        print(f"{name}: {', '.join(parts)} {'rewritten' if args.sync else 'differ from happy_utils.colab'}")
+        print(f"{name}: {', '.join(parts)} {'rewritten' if args.sync else 'differ from happy_utils.experiments.colab'}")
     if differ and not args.sync:
-        sys.exit("error: notebooks are out of sync with happy_utils.colab; run `python -m happy_utils notebooks --sync`")
+        sys.exit("error: notebooks are out of sync with happy_utils.experiments.colab; run `python -m happy_utils "
+                 "notebooks --sync`")
     if not differ:
-        print(f"the notebooks in {folder} match happy_utils.colab (ref {REPO_REF})")
+        print(f"the notebooks in {folder} match happy_utils.experiments.colab (ref {REPO_REF})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -380,8 +381,9 @@ def main(argv: list[str] | None = None) -> None:
     bench.add_argument("name", choices=list(BENCHMARKS))
     bench.add_argument("--n", type=int, help="number of items to time (mio: planted training codes; "
                        "stages: restricted faces)")
-    bench.add_argument("--preset", choices=presets, help="mio, surrogate: use this preset's real latent codes; loop, scale: "
-                       "run this preset (default: $HAPPY_PRESET or laptop); stages: time its sizes (default: paper)")
+    bench.add_argument("--preset", choices=presets, help="mio, surrogate: use this preset's real latent codes; loop, "
+                       "scale: run this preset (default: $HAPPY_PRESET or laptop); stages: time its sizes (default: "
+                       "paper)")
     bench.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
     bench.set_defaults(func=_bench)
 
@@ -424,7 +426,8 @@ def main(argv: list[str] | None = None) -> None:
     pre.add_argument("--source", choices=SOURCES, help="data source (default: $HAPPY_SOURCE or synthetic)")
     pre.add_argument("--generator", choices=[*GENERATORS, "both"], default="vqvae")
     pre.add_argument("--retrain", action="store_true", help="train anew even though the cache or the repository has "
-                     "one (e.g. when the data changed and the shipped model no longer fits it); replaces the cached one")
+                     "one (e.g. when the data changed and the shipped model no longer fits it); replaces the cached "
+                     "one")
     pre.add_argument("--ship", action="store_true", help="copy the model into data/generators/ with its checksum, "
                      "where every machine finds it")
     pre.set_defaults(func=_pretrain)

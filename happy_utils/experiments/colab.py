@@ -3,9 +3,9 @@
 Why: a Colab runtime starts without this package, and the notebooks import it in the same kernel that installs it.
 An editable install is not importable there (its `.pth` file is read only when Python starts), so the install cell
 clones the repository at a pinned ref and installs it as a regular package, whose folder is already on `sys.path`.
-The badges (in the notebooks and the README) and every notebook's install cell are generated from this module (`python -m happy_utils
-notebooks --sync`; a test fails when a notebook differs), so a release changes one constant. A fork or a local
-clone is used by setting $HAPPY_REPO_URL and $HAPPY_REPO_REF in the runtime before the first cell.
+The badges (in the notebooks and the README) and every notebook's install cell are generated from this module
+(`python -m happy_utils notebooks --sync`; a test fails when a notebook differs), so a release changes one constant.
+A fork or a local clone is used by setting $HAPPY_REPO_URL and $HAPPY_REPO_REF in the runtime before the first cell.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ URL_ENV, REF_ENV, CLONE_ENV = "HAPPY_REPO_URL", "HAPPY_REPO_REF", "HAPPY_CLONE_D
 INSTALL_MARK = "# Colab: install happy_utils"
 BADGE_PATTERN = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 
-INSTALL_CELL = f'''{INSTALL_MARK} from the repository at a pinned release (Colab keeps its own torch). Elsewhere: nothing.
-# A fork or a local clone: set os.environ["{URL_ENV}"] (and "{REF_ENV}": a tag, branch or commit) before this cell.
+INSTALL_CELL = f'''{INSTALL_MARK} from the repository at a pinned release (Colab keeps its torch). Elsewhere: nothing.
+# A fork or a clone: set os.environ["{URL_ENV}"] (and "{REF_ENV}": tag, branch or commit) before this cell.
 import importlib
 import os
 import sys

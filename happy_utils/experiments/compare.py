@@ -20,20 +20,20 @@ import torch
 from .. import metrics, plotting
 from ..config import Preset
 from ..data import world
-from ..loop import torch_threads
 from ..data.sources import load_faces
 from ..files import write_text
+from ..loop import torch_threads
 from ..records import SUMMARY, RunDirError, read_summary
+from ..results import COMPARISON_TEXT
 from ..scorers.loading import load_realism, load_scorers
 from ..scorers.realism import RealismJudge
-from .quality import (assess, control, control_summary, extractors, fid_report, fid_targets, sample,
-                      valid_vs_control)
 from .fanout import Job, JobsFailed, run_jobs
+from .quality import assess, control, control_summary, extractors, fid_report, fid_targets, sample, valid_vs_control
 from .run import finish_run, read_seeds, start_run
 from .spec import RunSpec
-from ..results import COMPARISON_TEXT
 from .tables import TRAINING, comparison_text
 from .variants import PAPER_VARIANTS, VARIANTS, get_variant
+
 
 def _finished(path: Path, spec: RunSpec) -> bool:
     s = read_summary(path)
@@ -150,7 +150,8 @@ def compare(cfg: Preset, folders: dict[str, Path], source: str, save_to: Path, b
     reference = runs[variants[0]][0]["restricted_reference"]
     result = {"preset": cfg.name, "source": source, "variants": rows, "fid_extractors": fids["extractors"],
               "fid_images": fids["images"], "fid_notes": fids["notes"], "training_set": training,
-              "realism_threshold": realism.threshold if realism is not None else None, "restricted_reference": reference,
+              "realism_threshold": realism.threshold if realism is not None else None,
+              "restricted_reference": reference,
               "ablation": sorted(({"t": get_variant(v).t(cfg), "variant": v} for v in runs
                                   if get_variant(v).in_ablation), key=lambda row: row["t"]),
               "topk_curves": {v: {f"top{k}": {"mean": metrics.mean_std(metrics.curves(r, k))[0].tolist(),

@@ -20,8 +20,8 @@ from ..config import PRESETS, Preset, device
 from ..generators.vqvae import VQVAE, VQVAEConfig
 from ..loop import torch_threads
 from ..proposers.mio import optimize
-from .planted import planted_codes
 from ..surrogates.trees import fit_trees
+from .planted import planted_codes
 
 
 def timed(fn) -> float:

@@ -150,9 +150,9 @@ def run_jobs(jobs: list[Job], workers: int = 1, address: str | None = None, prog
     `on_finished(job)` runs here, in this process, as soon as a job has finished (while the others go on); if it
     fails, the job is reported as failed.
 
-    With one worker (or one job) and no cluster named, the jobs run in this process one after another (sharing their start
-    latents); otherwise each is a Ray task. A failed job is reported with its (variant, seed) and the others go on.
-    Returns what each finished job reported and the errors, both by job label.
+    With one worker (or one job) and no cluster named, the jobs run in this process one after another (sharing their
+    start latents); otherwise each is a Ray task. A failed job is reported with its (variant, seed) and the others go
+    on. Returns what each finished job reported and the errors, both by job label.
     """
     threads = {job_threads(job) for job in jobs}
     if len(threads) > 1:

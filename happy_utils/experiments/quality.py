@@ -18,10 +18,18 @@ from ..data import world
 from ..data.faces import FaceDataset, world_spec
 from ..generators.vqvae import load_vqvae
 from ..images import to_uint8
-from .distortions import DISTORTIONS, distort
-from ..scorers.fid import (Features, fid_table, frechet, inception_features, reference_features, smile_features,
-                           statistics, world_features)
+from ..scorers.fid import (
+    Features,
+    fid_table,
+    frechet,
+    inception_features,
+    reference_features,
+    smile_features,
+    statistics,
+    world_features,
+)
 from ..scorers.realism import RealismJudge
+from .distortions import DISTORTIONS, distort
 
 #: The unseen happy faces the generated ones are compared with: all of levels 3-5, and each level alone.
 FID_TARGETS = {"3-5": (3, 4, 5), "3": (3,), "4": (4,), "5": (5,)}
@@ -65,7 +73,8 @@ def fid_report(generated: dict[str, torch.Tensor], targets: dict[str, list[FaceD
 def assess(realism: RealismJudge, images: torch.Tensor) -> dict:
     """Per image: realism error, pass or fail, the re-render's true degree (lists, for records and summaries)."""
     report = realism.assess(images)
-    return {"error": report.error.tolist(), "passed": report.passed.tolist(), "true_degree": report.true_degree.tolist()}
+    return {"error": report.error.tolist(), "passed": report.passed.tolist(),
+            "true_degree": report.true_degree.tolist()}
 
 
 def control(generator, faces: FaceDataset, base_index: list[int], realism: RealismJudge, oracle) -> dict:

@@ -156,7 +156,8 @@ class SeedMeasurer:
                 "queries": budget, "generator": {"kind": spec.variant.generator, "fingerprint": self.fingerprint(spec)},
                 "records": [{k: r.get(k) for k in KEPT} for r in records[:budget]],
                 "realism": {k: [round(x, 5) if isinstance(x, float) else x for x in values]
-                            for k, values in assess(self.prepared.realism, images).items()}, "fid_queries": fid_queries, "fid": fid,
+                            for k, values in assess(self.prepared.realism, images).items()},
+                "fid_queries": fid_queries, "fid": fid,
                 "kid": self.kids(images[:fid_queries]),
                 "fid_notes": sorted(set(notes)), "near_duplicates": metrics.near_duplicates(images[:fid_queries]),
                 "drift": drift, "control_tuned": control}

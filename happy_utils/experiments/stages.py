@@ -26,9 +26,9 @@ from ..latents import label_latents
 from ..scorers.base import SmileScorer, oracle_metrics
 from ..scorers.loading import load_realism, load_scorers
 from ..scorers.realism import RealismJudge
-from .baseline.dngo import dngo_holdout_r2
 from ..surrogates.fit_set import best_and_random
 from ..surrogates.trees import TreeSurrogate, fit_trees, holdout_r2
+from .baseline.dngo import dngo_holdout_r2
 from .variants import GENERATORS
 
 

@@ -67,40 +67,40 @@ def _share(row: dict, part: str = "realism") -> str:
 def comparison_text(result: dict) -> str:
     """The comparison table (with the paper's numbers beside ours) and Table 1, as `compare` prints it and writes it
     beside `comparison.json` (notebook 06 reads it there)."""
-    lines = []
     extractors = result["fid_extractors"]
-    lines.append("\nFIDs against degrees 3-5: " + "; ".join(f"{k}: {name}" for k, name in extractors.items()))
     fid_keys = [k for k in ("inception", "world") if k in extractors]
-    head = (f"{'variant':<17}{'t':>3}{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'valid Top50':>13}{'pass [Wilson]':>16}"
-            f"{'valid true':>13}{'control t=0':>16}" + "".join(f"{k[:5] + ' FID':>11}" for k in fid_keys) +
-            f"{'judge Top10':>13}{'repeats':>8}{'  paper Top10 / Top50 / FID':>28}")
-    lines.append(head)
+    fids = "".join(f"{k[:5] + ' FID':>11}" for k in fid_keys)
+    head = (f"{'variant':<17}{'t':>3}{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'valid Top50':>13}"
+            f"{'pass [Wilson]':>16}{'valid true':>13}{'control t=0':>16}{fids}{'judge Top10':>13}{'repeats':>8}"
+            f"{'  paper Top10 / Top50 / FID':>28}")
+    lines = ["", "FIDs against degrees 3-5: " + "; ".join(f"{k}: {name}" for k, name in extractors.items()), head]
     for v, row in result["variants"].items():
         lines.append(f"{v:<17}{row['t']:>3}{_pm(row['oracle']['top10']):>13}{_pm(row['oracle']['top50']):>13}"
-              f"{_pm(_realism(row, 'valid_oracle', 'top10')):>13}{_pm(_realism(row, 'valid_oracle', 'top50')):>13}"
-              f"{_share(row):>16}{_pm(_realism(row, 'valid_true_degree', 'best')):>13}{_share(row, 'control'):>16}"
-              + "".join(f"{row['fid'][k]['3-5']:>11.1f}" for k in fid_keys) +
-              f"{_pm((row.get('judge') or {}).get('top10')):>13}{row['near_duplicates']:>8}"
-              f"{_paper(row['paper'], ('top10', 'top50', 'fid')):>28}")
+                     f"{_pm(_realism(row, 'valid_oracle', 'top10')):>13}"
+                     f"{_pm(_realism(row, 'valid_oracle', 'top50')):>13}{_share(row):>16}"
+                     f"{_pm(_realism(row, 'valid_true_degree', 'best')):>13}{_share(row, 'control'):>16}"
+                     + "".join(f"{row['fid'][k]['3-5']:>11.1f}" for k in fid_keys) +
+                     f"{_pm((row.get('judge') or {}).get('top10')):>13}{row['near_duplicates']:>8}"
+                     f"{_paper(row['paper'], ('top10', 'top50', 'fid')):>28}")
     training = result["training_set"]
     passed = training.get("realism_pass_fraction")
     lines.append(f"{TRAINING:<17}{'':>55}{'' if passed is None else f'{passed:.2f}':>16}{'':>29}"
-          + "".join(f"{training['fid'][k]['3-5']:>11.1f}" for k in fid_keys))
-    lines.append("mean ± 95% confidence interval over seeds; valid: over the queries that pass realism (n/a (k/n): only k of "
-          "n seeds have 10 valid queries); pass: pooled, with its Wilson 95% interval; valid true: the best valid "
-          "query's true degree (its re-render's); control t=0: the pretrained generator's reconstructions of the "
-          "queries' base faces that pass; repeats: queries within 2% RMS of an earlier face of the same seed")
-    for note in result["fid_notes"][:3]:
-        lines.append(f"note: {note}")
+                 + "".join(f"{training['fid'][k]['3-5']:>11.1f}" for k in fid_keys))
+    lines.append("mean ± 95% confidence interval over seeds; valid: over the queries that pass realism (n/a (k/n): "
+                 "only k of n seeds have 10 valid queries); pass: pooled, with its Wilson 95% interval; valid true: "
+                 "the best valid query's true degree (its re-render's); control t=0: the pretrained generator's "
+                 "reconstructions of the queries' base faces that pass; repeats: queries within 2% RMS of an earlier "
+                 "face of the same seed")
+    lines += [f"note: {note}" for note in result["fid_notes"][:3]]
     if result["ablation"]:
-        lines.append("\nTable 1 (ablation over t)")
-        lines.append(f"{'t':>3}  {'variant':<14}" + "".join(f"{k[:5] + ' FID':>11}" for k in fid_keys) +
-              f"{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'pass [Wilson]':>16}{'  paper FID / Top10 / Top50':>30}")
+        lines += ["", "Table 1 (ablation over t)",
+                  f"{'t':>3}  {'variant':<14}{fids}{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'pass [Wilson]':>16}"
+                  f"{'  paper FID / Top10 / Top50':>30}"]
         for entry in result["ablation"]:
             row = result["variants"][entry["variant"]]
-            lines.append(f"{entry['t']:>3}  {entry['variant']:<14}" + "".join(f"{row['fid'][k]['3-5']:>11.1f}"
-                                                                      for k in fid_keys) +
-                  f"{_pm(row['oracle']['top10']):>13}{_pm(row['oracle']['top50']):>13}"
-                  f"{_pm(_realism(row, 'valid_oracle', 'top10')):>13}{_share(row):>16}"
-                  f"{_paper(row['paper'], ('fid', 'top10', 'top50')):>30}")
+            lines.append(f"{entry['t']:>3}  {entry['variant']:<14}"
+                         + "".join(f"{row['fid'][k]['3-5']:>11.1f}" for k in fid_keys)
+                         + f"{_pm(row['oracle']['top10']):>13}{_pm(row['oracle']['top50']):>13}"
+                         f"{_pm(_realism(row, 'valid_oracle', 'top10')):>13}{_share(row):>16}"
+                         f"{_paper(row['paper'], ('fid', 'top10', 'top50')):>30}")
     return "\n".join(lines)

@@ -23,9 +23,20 @@ from ..config import Preset
 from ..config import device as default_device
 from ..data.faces import FaceDataset
 from ..images import as_float, check_images
-from .training import (TrainResult, cached_or_trained, plan_fingerprint, pretrained_path, psnr, read_checkpoint,
-                       resume_training, retrain_command, sample_plan, save_checkpoint, save_training_state,
-                       score_change)
+from .training import (
+    TrainResult,
+    cached_or_trained,
+    plan_fingerprint,
+    pretrained_path,
+    psnr,
+    read_checkpoint,
+    resume_training,
+    retrain_command,
+    sample_plan,
+    save_checkpoint,
+    save_training_state,
+    score_change,
+)
 
 LATENT_SIZE = 8
 CHECKPOINT_FORMAT = "happy-vqvae-v1"
@@ -232,9 +243,9 @@ def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: i
 
     `weights` makes it weighted retraining. Codes unused for `reseed_every` steps are moved onto encoder outputs
     (None: never). `cosine` decays the learning rate to 2% of `lr` along a half cosine
-    (for a first training; a short fine-tune keeps it constant). With `state_path`, the model, optimiser and step are saved every
-    `save_every` steps and at the end; a training started again with the same arguments resumes where it stopped,
-    and ends with the same weights as one that was never interrupted.
+    (for a first training; a short fine-tune keeps it constant). With `state_path`, the model, optimiser and step are
+    saved every `save_every` steps and at the end; a training started again with the same arguments resumes where it
+    stopped, and ends with the same weights as one that was never interrupted.
     """
     check_images(images)
     plan = sample_plan(len(images), epochs, batch_size, weights, seed)

@@ -103,7 +103,8 @@ def allowed_values(guard: ManifoldGuard, support: CodeSupport, base: np.ndarray,
 
 
 def fixed_prior(guard: ManifoldGuard, support: CodeSupport, base: np.ndarray, f: int, free: set[int]) -> np.ndarray:
-    """lambda * the log-frequency of each code of free cell f beside its fixed neighbours' codes (one term per value)."""
+    """lambda * the log-frequency of each code of free cell f beside its fixed neighbours' codes (one term per
+    value)."""
     score = np.zeros(support.num_codes)
     for g, counts in support.neighbours(f):
         if g not in free:

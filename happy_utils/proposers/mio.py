@@ -344,7 +344,8 @@ def _guarded(guard: ManifoldGuard, support: CodeSupport | None, base: np.ndarray
     for f in cells:
         coupling = [counts[:, allowed[g]] if guard.prior_weight else counts[:, allowed[g]] > 0
                     for g, counts in support.neighbours(f) if g in cells and manifold.couples(guard)]
-        unary = manifold.fixed_prior(guard, support, base, f, cells) if guard.prior_weight else np.zeros(len(allowed[f]))
+        unary = (manifold.fixed_prior(guard, support, base, f, cells) if guard.prior_weight
+                 else np.zeros(len(allowed[f])))
         out[f] = _Guarded(allowed[f], unary, np.hstack(coupling).astype(np.float64) if coupling else
                           np.zeros((len(allowed[f]), 0)))
     return out

@@ -59,9 +59,8 @@ def digest(state_dict: dict) -> str:
 
 def _fid_layout() -> dict[str, torch.Tensor]:
     """pytorch-fid's FID InceptionV3 state dict (names and shapes), built without its weights."""
-    from torchvision.models.inception import inception_v3
-
     from pytorch_fid import inception as pf
+    from torchvision.models.inception import inception_v3
 
     net = inception_v3(num_classes=1008, aux_logits=False, weights=None, init_weights=False)
     net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = (pf.FIDInceptionA(192, 32), pf.FIDInceptionA(256, 64),

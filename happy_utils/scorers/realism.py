@@ -47,7 +47,8 @@ CONTINUOUS: tuple[tuple[str, int, float, float], ...] = (
     ("angle", 1, -0.1, 0.1), ("scale", 1, 0.93, 1.07), ("aspect", 1, 0.9, 1.08), ("skin", 3, 0.0, 1.0),
     ("hair_color", 3, 0.0, 1.0), ("hair_volume", 1, 1.0, 4.0), ("brow_height", 1, -1.2, 1.2),
     ("brow_tilt", 1, -0.18, 0.18), ("brow_thickness", 1, 2.0, 3.0), ("gaze", 1, -0.8, 0.8),
-    ("glasses_color", 3, 0.0, 0.5), ("bg_centre", 3, 0.0, 1.0), ("bg_slope", 6, -1.0, 1.0), ("brightness", 1, 0.82, 1.12), ("shade", 1, -0.18, 0.18), ("noise_amp", 1, 0.0, 0.035),
+    ("glasses_color", 3, 0.0, 0.5), ("bg_centre", 3, 0.0, 1.0), ("bg_slope", 6, -1.0, 1.0),
+    ("brightness", 1, 0.82, 1.12), ("shade", 1, -0.18, 0.18), ("noise_amp", 1, 0.0, 0.035),
 )
 #: The discrete parameters, as classes.
 CLASSES = {"hair_style": world.N_HAIR_STYLES, "glasses": 2, "eye_color": len(world.EYE_COLORS)}

@@ -17,8 +17,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..config import device as default_device
-from ..files import atomic_path
 from ..data.faces import render_faces
+from ..files import atomic_path
 from .base import N_LEVELS, SmileScorer, oracle_metrics
 
 CHECKPOINT_FORMAT = "happy-oracle-v1"
@@ -47,7 +47,8 @@ class OracleNet(SmileScorer):
 
 
 class JudgeNet(SmileScorer):
-    """The judge: another design on purpose: 5x5 stem, max pooling, GroupNorm, GELU, a flattened fully-connected head."""
+    """The judge: another design on purpose: 5x5 stem, max pooling, GroupNorm, GELU, a flattened fully-connected
+    head."""
 
     def __init__(self, width: int = 24):
         super().__init__()

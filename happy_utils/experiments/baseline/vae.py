@@ -23,9 +23,20 @@ from tqdm.auto import tqdm
 from ...config import Preset
 from ...config import device as default_device
 from ...data.faces import FaceDataset
-from ...generators.training import (TrainResult, cached_or_trained, plan_fingerprint, pretrained_path, psnr,
-                                    read_checkpoint, resume_training, retrain_command, sample_plan, save_checkpoint,
-                                    save_training_state, score_change)
+from ...generators.training import (
+    TrainResult,
+    cached_or_trained,
+    plan_fingerprint,
+    pretrained_path,
+    psnr,
+    read_checkpoint,
+    resume_training,
+    retrain_command,
+    sample_plan,
+    save_checkpoint,
+    save_training_state,
+    score_change,
+)
 from ...images import as_float, check_images
 
 CHECKPOINT_FORMAT = "happy-vae-v1"
