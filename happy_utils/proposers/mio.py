@@ -239,20 +239,42 @@ def _class_name(f: int, values: np.ndarray) -> str:
 
 def pruned_program(model: TreeModel, base: np.ndarray, free, beta: float = 0.0, guard: ManifoldGuard | None = None,
                    support: CodeSupport | None = None, max_changed: int | None = None) -> PrunedProgram:
-    """Maximise the ensemble (+ beta * uncertainty, + lambda * the pairwise prior) over the free features of `base`,
-    as a MILP, within the guards (`manifold`; `support` counts the data's codes, the base's among them) and at most
-    `max_changed` changed features.
+    """Maximise the ensemble over the free features of `base` as a MILP (+ beta * uncertainty, within the guards of
+    `manifold`, at most `max_changed` changed features).
 
-    Every split on a fixed feature is decided by the base's value (`prune`): a tree left without splits is a
-    constant, a tree over one free feature is a score per value of it, a tree over several keeps ENTMOOT's encoding
-    (a variable per leaf, two rows per split). Each free feature takes one of its value classes (a binary each,
-    summing to 1): values that no split tells apart are one class. Compatible neighbours add a row per class and
-    free neighbour (the class implies a compatible class there); the prior adds a continuous variable per pair of
-    classes seen together, bounded by both classes' binaries.
+    Every split on a fixed feature is decided by the base's value (`_pruned_trees`). Each free feature takes one of
+    its value classes, a binary each, summing to 1 (`_value_classes`): a tree over one free feature is a score per
+    class, a tree over several keeps ENTMOOT's encoding, a variable per leaf and two rows per split (`tree_rows`).
     """
     start = time.perf_counter()
     base = np.asarray(base, dtype=np.int64)
     free = check_free(free, model.n_features)
+    guard = guard or ManifoldGuard()
+    const, single, multi = _pruned_trees(model, base, free)
+    near = _near_rows(model, base, free) if beta > 0 else None
+    choices = _value_classes(model, base, single, multi, near, guard, support, max_changed)
+    if guard.prior_weight > 0:
+        const += manifold.fixed_pairs_prior(guard, support, base, set(choices))
+
+    program = milp.Program(offset=float(const))
+    y = {f: program.columns(len(ch.members), 0.0, 1.0, integer=True,
+                            names=[_class_name(f, m) for m in ch.members]) for f, ch in choices.items()}
+    for f, ch in choices.items():
+        program.cost[y[f][0]:y[f][-1] + 1] = [float(w) for w in ch.score]
+        program.row({c: 1.0 for c in y[f]}, 1.0, 1.0)
+    for k, tree in enumerate(multi):
+        tree_rows(program, k, tree, choices, y)
+    if guard.needs_support and manifold.couples(guard):
+        _couple_free_neighbours(program, guard, support, choices, y)
+    if max_changed is not None and max_changed < len(free):  # at least t - max_changed features keep the base
+        program.row({y[f][choices[f].group_of[base[f]]]: 1.0 for f in choices}, len(free) - max_changed, milp.INF)
+    unc = None if near is None else _exploration_term(program, beta, near, model.n_features, choices, y)
+    return PrunedProgram(program=program, choices=choices, y=y, unc=unc, seconds=time.perf_counter() - start)
+
+
+def _pruned_trees(model: TreeModel, base: np.ndarray, free: np.ndarray) -> tuple[float, dict[int, list], list]:
+    """Every split on a fixed feature decided by the base's value (`prune`): the constant of the trees left without a
+    split, per free feature the trees over it alone, and the trees over several free features."""
     fixed = np.ones(model.n_features, dtype=bool)
     fixed[free] = False
     const, single, multi = model.offset, {int(f): [] for f in free}, []
@@ -265,68 +287,80 @@ def pruned_program(model: TreeModel, base: np.ndarray, free, beta: float = 0.0, 
             single[used.pop()].append(pruned)
         else:
             multi.append(pruned)
+    return const, single, multi
 
-    # Exploration: only training codes within t mismatches of the closest one can be nearest; their values in the
-    # free cells must stay distinguishable, so each becomes a set of its own.
-    near, near_const = np.empty((0, model.n_features), dtype=np.int64), np.empty(0)
+
+@dataclass
+class _Near:
+    """The training codes that can be the nearest one to a code with these free features (ENTMOOT's exploration)."""
+
+    rows: np.ndarray  # the codes
+    fixed_mismatch: np.ndarray  # their mismatches with the base in the fixed features
+
+
+def _near_rows(model: TreeModel, base: np.ndarray, free: np.ndarray) -> _Near:
+    """Only training codes within t mismatches of the closest one (in the fixed features) can be the nearest."""
+    if model.train_rows is None:
+        raise ValueError("the exploration term needs the training codes (TreeModel.train_rows)")
+    fixed = np.ones(model.n_features, dtype=bool)
+    fixed[free] = False
+    mismatch = (model.train_rows[:, fixed] != base[fixed]).sum(axis=1)
+    keep = mismatch <= mismatch.min() + len(free)
+    return _Near(model.train_rows[keep], mismatch[keep])
+
+
+def _value_classes(model: TreeModel, base: np.ndarray, single: dict[int, list], multi: list, near: _Near | None,
+                   guard: ManifoldGuard, support: CodeSupport | None, max_changed: int | None) -> dict[int, _Choices]:
+    """Each free feature's value classes: values that no split (and no guard, no near training code) tells apart are
+    one class. A value a near training code holds stays a class of its own, so the distance stays exact; so does the
+    base's own value under `max_changed`, so that "unchanged" is one binary."""
+    free = np.array(sorted(single))
     singletons: dict[int, list[frozenset]] = {int(f): [] for f in free}
-    if beta > 0:
-        if model.train_rows is None:
-            raise ValueError("the exploration term needs the training codes (TreeModel.train_rows)")
-        mismatch = (model.train_rows[:, fixed] != base[fixed]).sum(axis=1)
-        keep = mismatch <= mismatch.min() + len(free)
-        near, near_const = model.train_rows[keep], mismatch[keep]
-        singletons = {int(f): [frozenset([int(v)]) for v in np.unique(near[:, f])] for f in free}
-    guard = guard or ManifoldGuard()
+    if near is not None:
+        singletons = {int(f): [frozenset([int(v)]) for v in np.unique(near.rows[:, f])] for f in free}
     guarded = _guarded(guard, support, base, free) if guard.needs_support else {}
-    if max_changed is not None:  # the base's own value a class of its own: "unchanged" is then one binary
+    if max_changed is not None:
         for f in free:
             singletons[int(f)].append(frozenset([int(base[f])]))
     multi_sets = _split_sets(multi, free)
     single_sets = _split_sets([t for trees in single.values() for t in trees], free)
-    choices = {f: _choices(f, base, single[f], multi_sets[f] + singletons[f],
-                           multi_sets[f] + singletons[f] + single_sets[f], model.n_values, guarded.get(f))
-               for f in single}
-    if guard.prior_weight > 0:
-        const += manifold.fixed_pairs_prior(guard, support, base, set(single))
+    return {f: _choices(f, base, single[f], multi_sets[f] + singletons[f],
+                        multi_sets[f] + singletons[f] + single_sets[f], model.n_values, guarded.get(f))
+            for f in single}
 
-    program = milp.Program(offset=float(const))
-    y = {f: program.columns(len(ch.members), 0.0, 1.0, integer=True,
-                            names=[_class_name(f, m) for m in ch.members]) for f, ch in choices.items()}
-    for f, ch in choices.items():
-        program.cost[y[f][0]:y[f][-1] + 1] = [float(w) for w in ch.score]
-        program.row({c: 1.0 for c in y[f]}, 1.0, 1.0)
 
-    def chosen_in(f: int, values) -> list[int]:
-        """The columns of the choices of f that hold any of these values: their sum is 1 when one is chosen."""
-        return [y[f][g] for g in sorted({int(g) for g in choices[f].group_of[list(values)] if g >= 0})]
+def _chosen_in(choices: dict[int, _Choices], y: dict[int, list[int]], f: int, values) -> list[int]:
+    """The columns of the classes of f that hold any of these values: their sum is 1 when one of them is chosen."""
+    return [y[f][g] for g in sorted({int(g) for g in choices[f].group_of[list(values)] if g >= 0})]
 
-    # Trees over several free features: ENTMOOT's encoding, a variable per leaf, two constraints per split.
-    trees = [_leaves_and_splits(t) for t in multi]
-    for k, (leaves, splits) in enumerate(trees):
-        z = program.columns(len(leaves), 0.0, 1.0, integer=False,
-                            names=[f"tree{k}leaf{j}" for j in range(len(leaves))])
-        for c, w in zip(z, leaves):
-            program.cost[c] = float(w)
-        program.row({c: 1.0 for c in z}, 1.0, 1.0)
-        for f, values, left, right in splits:
-            chosen = chosen_in(f, values)
-            program.row({**{z[i]: 1.0 for i in left}, **{c: -1.0 for c in chosen}}, -milp.INF, 0.0)
-            program.row({**{z[i]: 1.0 for i in right}, **{c: 1.0 for c in chosen}}, -milp.INF, 1.0)
-    if guarded and manifold.couples(guard):
-        _couple_free_neighbours(program, guard, support, choices, y)
-    if max_changed is not None and max_changed < len(free):  # at least t - max_changed features keep the base
-        program.row({y[f][choices[f].group_of[base[f]]]: 1.0 for f in choices}, len(free) - max_changed, milp.INF)
-    unc = None
-    if beta > 0:  # unc <= (mismatches in the fixed cells + mismatches in the free ones) / n_features, for each row
-        (unc,) = program.columns(1, 0.0, milp.INF, integer=False, names=["uncertainty"])
-        program.cost[unc] = float(beta)
-        for row, c0 in zip(near, near_const):
-            terms = {unc: 1.0}
-            for f in free:
-                terms.update({c: 1.0 / model.n_features for c in chosen_in(int(f), [row[f]])})
-            program.row(terms, -milp.INF, (float(c0) + len(free)) / model.n_features)
-    return PrunedProgram(program=program, choices=choices, y=y, unc=unc, seconds=time.perf_counter() - start)
+
+def tree_rows(program: milp.Program, k: int, tree, choices: dict[int, _Choices], y: dict[int, list[int]]) -> None:
+    """Tree k over several free features, as ENTMOOT encodes it: a variable per leaf (one is 1), and per split two
+    rows: the leaves left of it only when a class of its values is chosen, the leaves right of it only when not."""
+    leaves, splits = _leaves_and_splits(tree)
+    z = program.columns(len(leaves), 0.0, 1.0, integer=False, names=[f"tree{k}leaf{j}" for j in range(len(leaves))])
+    for c, w in zip(z, leaves):
+        program.cost[c] = float(w)
+    program.row({c: 1.0 for c in z}, 1.0, 1.0)
+    for f, values, left, right in splits:
+        chosen = _chosen_in(choices, y, f, values)
+        program.row({**{z[i]: 1.0 for i in left}, **{c: -1.0 for c in chosen}}, -milp.INF, 0.0)
+        program.row({**{z[i]: 1.0 for i in right}, **{c: 1.0 for c in chosen}}, -milp.INF, 1.0)
+
+
+def _exploration_term(program: milp.Program, beta: float, near: _Near, n_features: int, choices: dict[int, _Choices],
+                      y: dict[int, list[int]]) -> int:
+    """beta * unc, unc <= (mismatches in the fixed features + in the free ones) / n_features for each near code:
+    ENTMOOT's distance to the nearest training code. Returns unc's column."""
+    (unc,) = program.columns(1, 0.0, milp.INF, integer=False, names=["uncertainty"])
+    program.cost[unc] = float(beta)
+    n_free = len(choices)
+    for row, c0 in zip(near.rows, near.fixed_mismatch):
+        terms = {unc: 1.0}
+        for f in choices:
+            terms.update({c: 1.0 / n_features for c in _chosen_in(choices, y, f, [row[f]])})
+        program.row(terms, -milp.INF, (float(c0) + n_free) / n_features)
+    return unc
 
 
 def _guarded(guard: ManifoldGuard, support: CodeSupport | None, base: np.ndarray, free: np.ndarray
