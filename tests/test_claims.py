@@ -399,3 +399,21 @@ def test_claims_command_runs_measures_and_reports_at_smoke(isolated_folders, cap
     assert again["records"] == before["records"] and again["realism"] == before["realism"]
     assert again["fid"]["inception"]["3-5"] == pytest.approx(before["fid"]["inception"]["3-5"], rel=1e-3)
     assert len(RunDir.existing(runs / "long-6" / "vqvae-wr" / "seed1").records()) == 6
+
+
+def test_the_console_and_the_readme_print_a_figure_over_seeds_one_way():
+    from happy_utils.experiments.tables import comparison_text, pm
+
+    one_seed, two_seeds = metrics.interval([2.5]), metrics.interval([2.0, 3.0])
+    some_lack_it = metrics.interval_of_all([2.0, None])
+    assert pm(one_seed) == "2.50"  # no interval from one seed: the mean alone, never its standard deviation
+    assert pm(two_seeds) == f"2.50 ± {two_seeds['ci95']:.2f}" and two_seeds["ci95"] > two_seeds["std"]
+    assert pm(some_lack_it) == "n/a (1 of 2 seeds)" and pm(some_lack_it, compact=True) == "n/a (1/2)"
+    fields = claims_report._SummaryFields({"x": two_seeds}, Path("verdicts.md"))
+    assert fields.format("{x:.2f±}") == pm(two_seeds)  # a README template's figure
+    row = {"t": 8, "oracle": {"top10": one_seed, "top50": two_seeds}, "realism": None, "control": None,
+           "fid": {"inception": {"3-5": 50.0}}, "judge": None, "near_duplicates": 0, "paper": {}}
+    result = {"fid_extractors": {"inception": "InceptionV3"}, "variants": {"vqvae-wr": row},
+              "training_set": {"fid": {"inception": {"3-5": 40.0}}}, "fid_notes": [], "ablation": []}
+    printed = comparison_text(result).splitlines()[3]
+    assert printed.split()[:4] == ["vqvae-wr", "8", "2.50", "2.50"] and pm(two_seeds) in printed

@@ -20,19 +20,9 @@ from .. import metrics
 from ..files import write_text
 from . import beyond
 from .claims import LEVEL_4, PAIR, read_results
+from .tables import pm
 
 FID_KEYS = ("inception", "world")
-
-
-def _pm(value: dict | None, digits: int = 2, scale: float = 1.0) -> str:
-    """mean ± 95% interval half-width; "n/a (n of N seeds)" when only some seeds have the figure."""
-    if not value:
-        return "-"
-    if value.get("mean") is None:
-        return f"n/a ({value['n']} of {value['seeds']} seeds)" if value.get("seeds") else "n/a"
-    mean = value["mean"] * scale
-    return f"{mean:.{digits}f} ± {value['ci95'] * scale:.{digits}f}" if value.get("ci95") is not None \
-        else f"{mean:.{digits}f}"
 
 
 def _share(p: dict | None) -> str:
@@ -54,7 +44,7 @@ def _valid_topk(realism: dict, key: str) -> str:
     K."""
     value = realism["valid_oracle"][key]
     if value["mean"] is not None:
-        return _pm(value)
+        return pm(value)
     return f"n/a ({', '.join(map(str, realism['valid_per_seed']))} valid)"
 
 
@@ -65,8 +55,8 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 def comparison_table(comparison: dict) -> str:
     """Per variant: Top10 / Top50 by the oracle (every query) and the judge's Top10; the restricted training set's."""
-    rows = [[f"`{v}`", str(row["t"]), _pm(row["oracle"]["top10"]), _pm(row["oracle"]["top50"]),
-             _pm((row.get("judge") or {}).get("top10"))] for v, row in comparison["variants"].items()]
+    rows = [[f"`{v}`", str(row["t"]), pm(row["oracle"]["top10"]), pm(row["oracle"]["top50"]),
+             pm((row.get("judge") or {}).get("top10"))] for v, row in comparison["variants"].items()]
     ref = comparison["restricted_reference"]["raw"]["oracle"]
     rows.append(["restricted training set", "", f"{ref['top10']:.2f}", f"{ref['top50']:.2f}", ""])
     return _table(["variant", "t", "Top10", "Top50", "judge Top10"], rows)
@@ -82,8 +72,8 @@ def valid_table(comparison: dict) -> str:
         r, vs = row["realism"], row.get("valid_vs_control") or {}
         ratio = vs.get("ratio")
         rows.append([f"`{v}`", _share(r["pass"]), ", ".join(map(str, r["valid_per_seed"])), _valid_topk(r, "top10"),
-                     _pm(r["valid_oracle"]["best"]), _pm(r["valid_true_degree"]["best"]),
-                     _pm(r["valid_oracle"]["mean"]), _share((row.get("control") or {}).get("pass")),
+                     pm(r["valid_oracle"]["best"]), pm(r["valid_true_degree"]["best"]),
+                     pm(r["valid_oracle"]["mean"]), _share((row.get("control") or {}).get("pass")),
                      "-" if ratio is None else f"{ratio:.2f}",
                      _share((row.get("control_tuned") or {}).get("pass")) if row.get("control_tuned") else "n/a"])
     training = comparison["training_set"]["realism"]["pass"]
@@ -97,12 +87,12 @@ def quality_table(comparison: dict) -> str:
     """Per variant: Inception and world FID and KID of one seed's queries against degrees 3-5 (KID x 10^3), and the
     restricted training set's (draws of as many faces)."""
     def kid(row: dict, key: str) -> str:
-        return "n/a" if row.get("kid") is None else _pm(row["kid"][key]["3-5"], 2, 1e3)
+        return "n/a" if row.get("kid") is None else pm(row["kid"][key]["3-5"], ".2f", 1e3)
 
-    rows = [[f"`{v}`", *[_pm(row["fid"][k]["3-5"], 1) for k in FID_KEYS], *[kid(row, k) for k in FID_KEYS]]
+    rows = [[f"`{v}`", *[pm(row["fid"][k]["3-5"], ".1f") for k in FID_KEYS], *[kid(row, k) for k in FID_KEYS]]
             for v, row in comparison["variants"].items()]
     training = comparison["training_set"]
-    rows.append(["restricted training set", *[_pm(training["fid"][k]["3-5"], 1) for k in FID_KEYS],
+    rows.append(["restricted training set", *[pm(training["fid"][k]["3-5"], ".1f") for k in FID_KEYS],
                  *[kid(training, k) for k in FID_KEYS]])
     notes = sorted({row["kid_note"] for row in comparison["variants"].values() if row.get("kid_note")})
     return _table(["variant", "Inception FID 3-5", "world FID 3-5", "Inception KID ×10³ 3-5", "world KID ×10³ 3-5"],
@@ -114,12 +104,11 @@ def quality_pairs_table(claims: dict) -> str:
     rows = []
     for name, q in claims["paired_quality"].items():
         kid = q["kid"].get("inception")
-        rows.append([f"`{name}`", f"{q['bases_shared']} of {len(q['seeds'])}", _pm(q["pass"], 3),
+        rows.append([f"`{name}`", f"{q['bases_shared']} of {len(q['seeds'])}", pm(q["pass"], ".3f"),
                      p_value(q["pass"]["p_t"]), p_value(q["pass"]["p_sign_flip"]), p_value(q["fisher"]["p"]),
-                     f"{_pm(q['fid']['inception'], 1)} (p {p_value(q['fid']['inception']['p_t'])})",
-                     f"{_pm(q['fid']['world'], 1)} (p {p_value(q['fid']['world']['p_t'])})",
-                     "n/a" if kid is None else f"{kid['mean'] * 1e3:+.2f} ± {kid['ci95'] * 1e3:.2f} "
-                                               f"(p {p_value(kid['p_t'])})"])
+                     f"{pm(q['fid']['inception'], '.1f')} (p {p_value(q['fid']['inception']['p_t'])})",
+                     f"{pm(q['fid']['world'], '.1f')} (p {p_value(q['fid']['world']['p_t'])})",
+                     "n/a" if kid is None else f"{pm(kid, '+.2f', 1e3)} (p {p_value(kid['p_t'])})"])
     return _table(["A - B", "same base faces (seeds)", "valid share, paired", "paired t p", "sign-flip p",
                    "Fisher exact p (pooled)", "Inception FID", "world FID", "Inception KID ×10³"], rows)
 
@@ -140,7 +129,7 @@ def paired_table(claims: dict) -> str:
     rows = []
     for key, tests in paired["tests"].items():
         for q, t in tests.items():
-            rows.append([key.replace("top", "Top"), q, _pm(t, 3), p_value(t["p_t"]), p_value(t["p_sign_flip"]),
+            rows.append([key.replace("top", "Top"), q, pm(t, ".3f"), p_value(t["p_t"]), p_value(t["p_sign_flip"]),
                          f"{t['wins']} of {t['n']}"])
     return _table([f"{PAIR[0]} - {PAIR[1]}", "queries", "difference (95% CI)", "paired t-test p",
                    "sign-flip p", f"seeds {PAIR[0]} wins"], rows)
@@ -155,21 +144,21 @@ def weighting_table(claims: dict) -> str:
         ("reconstruction loss after", why["mean"]["recon"]))]
     drift = why["generator_drift"]
     text = _table(["rank weights (k = %g) and fine-tunes" % why["k"], "first retraining", "later ones"], rows)
-    return text + (f"\n\nBy the end of the runs, {_pm(drift['codes_changed'], 3)} of the latent cells of "
+    return text + (f"\n\nBy the end of the runs, {pm(drift['codes_changed'], '.3f')} of the latent cells of "
                    f"{drift['faces']} restricted faces encode to another code than under the pretrained VQ-VAE; "
                    f"the reconstructions of the restricted set's {drift['best']} best faces score "
-                   f"{_pm(drift['best_reconstruction_score'])} with the fine-tuned VQ-VAEs against "
+                   f"{pm(drift['best_reconstruction_score'])} with the fine-tuned VQ-VAEs against "
                    f"{drift['best_reconstruction_score_pretrained']:.2f} with the pretrained one "
                    f"(the faces themselves: {drift['best_raw_score']:.2f}).")
 
 
 def tradeoff_table(claims: dict) -> str:
-    rows = [[str(r["t"]), f"`{r['variant']}`", _pm(r["top10"]), _share(r["pass"]),
+    rows = [[str(r["t"]), f"`{r['variant']}`", pm(r["top10"]), _share(r["pass"]),
              ", ".join(map(str, r["valid_per_seed"])),
-             _pm(r["valid_top10"]) if r["valid_top10"]["mean"] is not None else "n/a",
-             _pm(r["valid_best"]), _pm(r["valid_true_best"]), _share(r["control_pass"]),
-             *[_pm(r["fid"][k], 1) for k in FID_KEYS],
-             "n/a" if r["kid"] is None else _pm(r["kid"]["inception"], 2, 1e3)] for r in claims["tradeoff"]]
+             pm(r["valid_top10"]) if r["valid_top10"]["mean"] is not None else "n/a",
+             pm(r["valid_best"]), pm(r["valid_true_best"]), _share(r["control_pass"]),
+             *[pm(r["fid"][k], ".1f") for k in FID_KEYS],
+             "n/a" if r["kid"] is None else pm(r["kid"]["inception"], ".2f", 1e3)] for r in claims["tradeoff"]]
     return _table(["t", "variant", "Top10", "valid queries", "valid per seed", "valid Top10", "best valid (oracle)",
                    "best valid (true degree)", "control t = 0 passes", "Inception FID 3-5", "world FID 3-5",
                    "Inception KID ×10³"], rows)
@@ -206,7 +195,7 @@ def surrogate_table(claims: dict) -> str:
     rows = []
     for v, r in claims["surrogate_reach"].items():
         corr = r.get("prediction_oracle_correlation")
-        rows.append([f"`{v}`", _pm(r["prediction"]), _pm(r["oracle"]), f"{r['prediction_minus_oracle']:.2f}",
+        rows.append([f"`{v}`", pm(r["prediction"]), pm(r["oracle"]), f"{r['prediction_minus_oracle']:.2f}",
                      f"{r['above_best_so_far']:.2f}", "-" if corr is None else f"{corr:.2f}"])
     return _table(["variant", "trees' prediction at the MIO's optimum", "oracle's score of the query",
                    "overshoot", "aims above the best so far", "correlation"], rows)
@@ -387,8 +376,7 @@ class _SummaryFields(string.Formatter):
         if format_spec == "share":
             return _share(value)
         if isinstance(value, dict) and format_spec.endswith("±"):
-            value, format_spec = (None if value.get("mean") is None else f"{value['mean']:{format_spec[:-1]}}" + (
-                "" if value.get("ci95") is None else f" ± {value['ci95']:{format_spec[:-1]}}")), ""
+            return pm(value, format_spec[:-1])
         return "n/a" if value is None else super().format_field(value, format_spec)
 
 

@@ -6,6 +6,8 @@ read back.
 
 from __future__ import annotations
 
+import functools
+
 #: The name of the restricted training set's row in every comparison.
 TRAINING = "restricted training set"
 
@@ -37,15 +39,19 @@ def print_run_table(summary: dict) -> None:
     print("seconds per query: " + ", ".join(f"{k[:-2]} {v:.2f}" for k, v in t.items()))
 
 
-def _pm(value: dict | None) -> str:
-    """mean ± the 95% confidence interval's half-width over seeds (± sd where one seed gives no interval); n/a with
-    how many seeds have the figure where some lack it (a valid Top-K of a seed with fewer than K valid queries)."""
+def pm(value: dict | None, spec: str = ".2f", scale: float = 1.0, compact: bool = False) -> str:
+    """A figure over seeds (`metrics.interval`), the one way every table and the README print it: "mean ± the 95%
+    confidence interval's half-width" (the mean alone where one seed gives no interval); "n/a" with how many seeds
+    have it where some lack it (a valid Top-K of a seed with fewer than K valid queries); "-" for no figure.
+    `compact`: the printed tables' narrow "n/a (n/N)"."""
     if not value:
         return "-"
     if value.get("mean") is None:
-        return f"n/a ({value['n']}/{value['seeds']})" if value.get("seeds") else "n/a"
-    spread = value.get("ci95") if value.get("ci95") is not None else value.get("std")
-    return f"{value['mean']:.2f} ± {spread:.2f}" if spread is not None else f"{value['mean']:.2f}"
+        if not value.get("seeds"):
+            return "n/a"
+        return f"n/a ({value['n']}/{value['seeds']})" if compact else f"n/a ({value['n']} of {value['seeds']} seeds)"
+    shown = f"{value['mean'] * scale:{spec}}"
+    return shown if value.get("ci95") is None else f"{shown} ± {value['ci95'] * scale:{spec}}"
 
 
 def _paper(paper: dict, keys: tuple[str, ...]) -> str:
@@ -67,6 +73,7 @@ def _share(row: dict, part: str = "realism") -> str:
 def comparison_text(result: dict) -> str:
     """The comparison table (with the paper's numbers beside ours) and Table 1, as `compare` prints it and writes it
     beside `comparison.json` (notebook 06 reads it there)."""
+    short = functools.partial(pm, compact=True)
     extractors = result["fid_extractors"]
     fid_keys = [k for k in ("inception", "world") if k in extractors]
     fids = "".join(f"{k[:5] + ' FID':>11}" for k in fid_keys)
@@ -75,12 +82,12 @@ def comparison_text(result: dict) -> str:
             f"{'  paper Top10 / Top50 / FID':>28}")
     lines = ["", "FIDs against degrees 3-5: " + "; ".join(f"{k}: {name}" for k, name in extractors.items()), head]
     for v, row in result["variants"].items():
-        lines.append(f"{v:<17}{row['t']:>3}{_pm(row['oracle']['top10']):>13}{_pm(row['oracle']['top50']):>13}"
-                     f"{_pm(_realism(row, 'valid_oracle', 'top10')):>13}"
-                     f"{_pm(_realism(row, 'valid_oracle', 'top50')):>13}{_share(row):>16}"
-                     f"{_pm(_realism(row, 'valid_true_degree', 'best')):>13}{_share(row, 'control'):>16}"
+        lines.append(f"{v:<17}{row['t']:>3}{short(row['oracle']['top10']):>13}{short(row['oracle']['top50']):>13}"
+                     f"{short(_realism(row, 'valid_oracle', 'top10')):>13}"
+                     f"{short(_realism(row, 'valid_oracle', 'top50')):>13}{_share(row):>16}"
+                     f"{short(_realism(row, 'valid_true_degree', 'best')):>13}{_share(row, 'control'):>16}"
                      + "".join(f"{row['fid'][k]['3-5']:>11.1f}" for k in fid_keys) +
-                     f"{_pm((row.get('judge') or {}).get('top10')):>13}{row['near_duplicates']:>8}"
+                     f"{short((row.get('judge') or {}).get('top10')):>13}{row['near_duplicates']:>8}"
                      f"{_paper(row['paper'], ('top10', 'top50', 'fid')):>28}")
     training = result["training_set"]
     passed = training.get("realism_pass_fraction")
@@ -100,7 +107,7 @@ def comparison_text(result: dict) -> str:
             row = result["variants"][entry["variant"]]
             lines.append(f"{entry['t']:>3}  {entry['variant']:<14}"
                          + "".join(f"{row['fid'][k]['3-5']:>11.1f}" for k in fid_keys)
-                         + f"{_pm(row['oracle']['top10']):>13}{_pm(row['oracle']['top50']):>13}"
-                         f"{_pm(_realism(row, 'valid_oracle', 'top10')):>13}{_share(row):>16}"
+                         + f"{short(row['oracle']['top10']):>13}{short(row['oracle']['top50']):>13}"
+                         f"{short(_realism(row, 'valid_oracle', 'top10')):>13}{_share(row):>16}"
                          f"{_paper(row['paper'], ('fid', 'top10', 'top50')):>30}")
     return "\n".join(lines)
