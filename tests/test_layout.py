@@ -16,7 +16,7 @@ HARNESS = "happy_utils.experiments"  # runs, fan-out, claims, reports, benchmark
 
 #: Floors from the ground up; a module may import only from its own floor or below.
 FLOORS = [
-    {"config", "files", "images", "provenance", "records", "metrics", "colab", "sourcecode", "code_support",
+    {"config", "files", "images", "provenance", "records", "metrics", "progress", "sourcecode", "code_support",
      "results"},
     {"data"},
     {"scorers", "plotting"},

@@ -67,28 +67,6 @@ def plan_fingerprint(plan: torch.Tensor, cfg, lr: float, flag: bool) -> str:
     return h.hexdigest()[:20]
 
 
-def resume_training(state_path: Path | None, fingerprint: str, model: nn.Module, opt, gen) -> dict | None:
-    """Restore model, optimiser and generator from a training's state file if it was made for the same plan;
-    the state (step, history, ...) or None for a fresh start."""
-    if state_path is None or not Path(state_path).exists():
-        return None
-    state = torch.load(state_path, map_location=model.device, weights_only=False)
-    if state.get("plan") != fingerprint:
-        return None
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    gen.set_state(state["generator"])
-    return state
-
-
-def save_training_state(path: Path, model: nn.Module, opt, gen, fingerprint: str, step: int, history: list[dict],
-                        seconds: float, **extra) -> None:
-    """Everything a training needs to resume at `step` (plus the model's own extras), written atomically."""
-    with atomic_path(path) as tmp:
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                    "plan": fingerprint, "step": step, "history": history, "seconds": seconds, **extra}, tmp)
-
-
 def save_checkpoint(model: nn.Module, path: Path, fmt: str, meta: dict | None = None) -> None:
     """Save a model's weights with the config that built them, atomically, so loading can rebuild and check it."""
     with atomic_path(path) as tmp:

@@ -33,6 +33,7 @@ from ..config import device as default_device
 from ..data import world
 from ..files import atomic_path
 from ..images import as_float, check_images
+from ..progress import resume_progress, save_progress
 
 CHECKPOINT_FORMAT = "happy-realism-v1"
 BLUR_SIGMA, CELL, WORST_CELLS = 1.0, 8, 4
@@ -232,14 +233,11 @@ def train_inverse(steps: int, out: Path, seed: int = 3, batch_size: int = 64, lr
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     config = {"seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr, "width": width}
     partial = Path(str(out) + ".partial")
+    parts = {"model": net, "optimizer": opt, "scheduler": sched}
     start, history, seconds = 0, [], 0.0
-    if partial.exists():
-        state = torch.load(partial, map_location=dev, weights_only=False)
-        if state["config"] == config:
-            net.load_state_dict(state["state_dict"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            start, history, seconds = state["step"], state["history"], state["seconds"]
+    state = resume_progress(partial, config, parts, dev)
+    if state is not None:
+        start, history, seconds = state["step"], state["history"], state["seconds"]
     began = time.perf_counter() - seconds
     net.train()
     bar = tqdm(range(start, steps), desc="training the realism inverse network", initial=start, total=steps,
@@ -258,10 +256,8 @@ def train_inverse(steps: int, out: Path, seed: int = 3, batch_size: int = 64, lr
             history.append({"step": step, "continuous": loss_c.item(), "classes": loss_k.item()})
             bar.set_postfix(cont=f"{loss_c.item():.4f}", cls=f"{loss_k.item():.3f}")
         if (step + 1) % save_every == 0 or step == steps - 1:
-            with atomic_path(partial) as tmp:
-                torch.save({"config": config, "state_dict": net.state_dict(), "optimizer": opt.state_dict(),
-                            "scheduler": sched.state_dict(), "step": step + 1, "history": history,
-                            "seconds": time.perf_counter() - began}, tmp)
+            save_progress(partial, config, parts, step=step + 1, history=history,
+                          seconds=time.perf_counter() - began)
     checkpoint = {"format": CHECKPOINT_FORMAT, "config": config, "threshold": None,
                   "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
                   "meta": {**config, "history": history, "seconds": round(time.perf_counter() - began, 1),

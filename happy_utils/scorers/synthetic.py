@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from ..config import device as default_device
 from ..data.faces import render_faces
 from ..files import atomic_path
+from ..progress import resume_progress, save_progress
 from .base import N_LEVELS, SmileScorer, oracle_metrics
 
 CHECKPOINT_FORMAT = "happy-oracle-v1"
@@ -124,14 +125,10 @@ def train_scorer(arch: str, seed: int, images_per_epoch: int, epochs: int, out: 
     history: list[dict] = []
     start_epoch = 0
     partial = Path(str(out) + ".partial")
-    if partial.exists():
-        state = torch.load(partial, map_location=dev, weights_only=False)
-        if state["config"] == config:
-            net.load_state_dict(state["state_dict"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            gen.set_state(state["generator"])
-            history, start_epoch = state["history"], state["epoch"]
+    parts = {"model": net, "optimizer": opt, "scheduler": sched, "generator": gen}
+    state = resume_progress(partial, config, parts, dev)
+    if state is not None:
+        history, start_epoch = state["history"], state["epoch"]
     bar = tqdm(range(start_epoch, epochs), desc=f"training {arch}", initial=start_epoch, total=epochs)
     for epoch in bar:
         faces = render_faces(images_per_epoch, data_seeds(seed, epochs)[epoch], progress=False)
@@ -152,10 +149,7 @@ def train_scorer(arch: str, seed: int, images_per_epoch: int, epochs: int, out: 
         history.append({"epoch": epoch + 1, "loss": total / len(faces), **metrics})
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", acc=f"{metrics['exact_acc']:.3f}",
                         mae=f"{metrics['mae']:.3f}")
-        with atomic_path(partial) as tmp:
-            torch.save({"config": config, "state_dict": net.state_dict(), "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(), "generator": gen.get_state(), "history": history,
-                        "epoch": epoch + 1}, tmp)
+        save_progress(partial, config, parts, history=history, epoch=epoch + 1)
     checkpoint = {
         "format": CHECKPOINT_FORMAT, "arch": arch, "temperature": 1.0,
         "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
