@@ -295,15 +295,16 @@ def _notebooks(args: argparse.Namespace) -> None:
         print(f"the notebooks in {folder} match happy_utils.experiments.colab (ref {REPO_REF})")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m happy_utils", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    presets = list(PRESETS)
+def _preset_and_source(parser: argparse.ArgumentParser, source: bool = True) -> None:
+    """--preset (and --source), as the commands that make or read runs take them."""
+    parser.add_argument("--preset", choices=list(PRESETS), help="size preset (default: $HAPPY_PRESET or laptop)")
+    if source:
+        parser.add_argument("--source", choices=SOURCES, help="data source (default: $HAPPY_SOURCE or synthetic)")
 
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run the experiment's stages and write a summary and figures")
-    run.add_argument("--preset", choices=presets, help="size preset (default: $HAPPY_PRESET or laptop)")
-    run.add_argument("--source", choices=SOURCES, help="data source (default: $HAPPY_SOURCE or "
-                                                                       "synthetic)")
+    _preset_and_source(run)
     run.add_argument("--out", help="run directory (default: runs/PRESET-VARIANT); an interrupted run resumes there")
     run.add_argument("--seeds", help="seeds, e.g. 0-2 or 0,3,5 (default: the preset's n_seeds, from 0)")
     run.add_argument("--variant", choices=list(VARIANTS), default="vqvae-wr",
@@ -326,10 +327,10 @@ def main(argv: list[str] | None = None) -> None:
     _fanout_arguments(run)
     run.set_defaults(func=_run)
 
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
     comp = sub.add_parser("compare", help="run every variant with the same seeds, then Figure 3 and Table 1")
-    comp.add_argument("--preset", choices=presets, help="size preset (default: $HAPPY_PRESET or laptop)")
-    comp.add_argument("--source", choices=SOURCES, help="data source (default: $HAPPY_SOURCE or "
-                                                                        "synthetic)")
+    _preset_and_source(comp)
     comp.add_argument("--seeds", help="seeds, e.g. 0-2 (default: the preset's n_seeds, from 0)")
     comp.add_argument("--variants", help=f"comma-separated, from {', '.join(VARIANTS)} (default: the paper's: "
                       f"{', '.join(PAPER_VARIANTS)})")
@@ -338,9 +339,11 @@ def main(argv: list[str] | None = None) -> None:
     _fanout_arguments(comp)
     comp.set_defaults(func=_compare)
 
+
+def _add_claims(sub: argparse._SubParsersAction) -> None:
     cl = sub.add_parser("claims", help="test the paper's four claims: run the pair long and every variant at the "
                         "comparison's budget (resumable), measure, write small JSON summaries, tables and figures")
-    cl.add_argument("--preset", choices=presets, help="size preset (default: $HAPPY_PRESET or laptop)")
+    _preset_and_source(cl, source=False)
     cl.add_argument("--source", choices=SOURCES, help="data source (synthetic: the claims need its ground truth)")
     cl.add_argument("--seeds", help="seeds, at least 2, e.g. 0-4 (default: the preset's n_seeds, from 0)")
     cl.add_argument("--budget", type=int, help="queries per seed of the comparison (default: the preset's)")
@@ -360,10 +363,11 @@ def main(argv: list[str] | None = None) -> None:
     _fanout_arguments(cl)
     cl.set_defaults(func=_claims)
 
+
+def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     rep = sub.add_parser("reproduce", help="rerun a committed seed's first queries and compare them, query by query, "
                          "with the committed claims' (does this machine reproduce them?)")
-    rep.add_argument("--preset", choices=presets, help="size preset (default: $HAPPY_PRESET or laptop)")
-    rep.add_argument("--source", choices=SOURCES, help="data source (default: $HAPPY_SOURCE or synthetic)")
+    _preset_and_source(rep)
     rep.add_argument("--variant", choices=list(VARIANTS), default="vqvae-wr")
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--queries", type=int, default=20, help="how many of its first queries (default 20)")
@@ -372,27 +376,35 @@ def main(argv: list[str] | None = None) -> None:
     rep.add_argument("--out", help="the rerun's folder (default: runs/reproduce-PRESET-VARIANT-seedS); resumable")
     rep.set_defaults(func=_reproduce)
 
+
+def _add_estimate(sub: argparse._SubParsersAction) -> None:
     est = sub.add_parser("estimate", help="what the preset costs on this runtime: the VQ-VAE's training, notebook "
                          "05's run and one seed of the main job, projected from unit costs timed here (about a minute)")
-    est.add_argument("--preset", choices=list(PRESETS), help="size preset (default: $HAPPY_PRESET or laptop)")
+    _preset_and_source(est, source=False)
     est.set_defaults(func=_estimate)
 
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmarks that compare variants side by side")
     bench.add_argument("name", choices=list(BENCHMARKS))
     bench.add_argument("--n", type=int, help="number of items to time (mio: planted training codes; "
                        "stages: restricted faces)")
-    bench.add_argument("--preset", choices=presets, help="mio, surrogate: use this preset's real latent codes; loop, "
-                       "scale: run this preset (default: $HAPPY_PRESET or laptop); stages: time its sizes (default: "
-                       "paper)")
+    bench.add_argument("--preset", choices=list(PRESETS), help="mio, surrogate: use this preset's real latent codes; "
+                       "loop, scale: run this preset (default: $HAPPY_PRESET or laptop); stages: time its sizes "
+                       "(default: paper)")
     bench.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
     bench.set_defaults(func=_bench)
 
+
+def _add_train_oracle(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train-oracle", help="train the synthetic oracle and/or judge and write their checksums")
     train.add_argument("--which", choices=["oracle", "judge", "both"], default="both")
-    train.add_argument("--preset", choices=presets, help="training size (the shipped weights: laptop)")
+    train.add_argument("--preset", choices=list(PRESETS), help="training size (the shipped weights: laptop)")
     train.add_argument("--out", help="folder for the weights (default: data/)")
     train.set_defaults(func=_train_oracle)
 
+
+def _add_train_realism(sub: argparse._SubParsersAction) -> None:
     tr = sub.add_parser("train-realism", help="train the realism inverse network, calibrate its pass threshold, "
                                              "write its checksum")
     tr.add_argument("--steps", type=int, default=5000, help="training steps of fresh renders (default 5000)")
@@ -401,6 +413,8 @@ def main(argv: list[str] | None = None) -> None:
     tr.add_argument("--out", help=f"where to write it (default: data/{REALISM_FILE})")
     tr.set_defaults(func=_train_realism)
 
+
+def _add_eval_quality(sub: argparse._SubParsersAction) -> None:
     eq = sub.add_parser("eval-quality", help="realism, Inception FID and world FID of clean and distorted renders "
                                              "of an unseen seed (and of cached VQ-VAEs' reconstructions)")
     eq.add_argument("--seed", type=int, required=True, help="a seed the realism judge never saw")
@@ -408,22 +422,28 @@ def main(argv: list[str] | None = None) -> None:
     eq.add_argument("--json", action="store_true", help="print one machine-readable JSON object")
     eq.set_defaults(func=_eval_quality)
 
+
+def _add_calibrate_predictor(sub: argparse._SubParsersAction) -> None:
     cal = sub.add_parser("calibrate-predictor", help="fit the CelebA predictor's temperature on CelebA-Dialog's "
                                                      "validation faces and write it beside predictor_128.pth.tar")
-    cal.add_argument("--preset", choices=presets, help="how many validation faces (default: $HAPPY_PRESET or laptop)")
+    cal.add_argument("--preset", choices=list(PRESETS), help="how many validation faces (default: $HAPPY_PRESET or "
+                     "laptop)")
     cal.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
     cal.set_defaults(func=_calibrate_predictor)
 
+
+def _add_eval_oracle(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("eval-oracle", help="oracle and judge quality on freshly rendered faces of a seed")
     ev.add_argument("--seed", type=int, required=True, help="a seed the scorers never saw in training")
     ev.add_argument("--n", type=int, default=2000, help="number of faces (default 2000)")
     ev.add_argument("--json", action="store_true", help="print one machine-readable JSON line")
     ev.set_defaults(func=_eval_oracle)
 
+
+def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     pre = sub.add_parser("pretrain", help="load (from the cache or the repository) or train the preset's pretrained "
                          "generators, and say what made them")
-    pre.add_argument("--preset", choices=presets, help="size preset (default: $HAPPY_PRESET or laptop)")
-    pre.add_argument("--source", choices=SOURCES, help="data source (default: $HAPPY_SOURCE or synthetic)")
+    _preset_and_source(pre)
     pre.add_argument("--generator", choices=[*GENERATORS, "both"], default="vqvae")
     pre.add_argument("--retrain", action="store_true", help="train anew even though the cache or the repository has "
                      "one (e.g. when the data changed and the shipped model no longer fits it); replaces the cached "
@@ -432,22 +452,28 @@ def main(argv: list[str] | None = None) -> None:
                      "where every machine finds it")
     pre.set_defaults(func=_pretrain)
 
+
+def _add_renderer(sub: argparse._SubParsersAction) -> None:
     ren = sub.add_parser("renderer", help="compare this machine's renders of the probe faces with the stored ones "
                          "(rounding, or a changed drawing?)")
     ren.add_argument("--write", action="store_true", help=f"store this renderer's probe faces in data/{PROBE_FILE} "
                      "(after bumping RENDERER_VERSION)")
     ren.set_defaults(func=_renderer)
 
+
+def _add_support(sub: argparse._SubParsersAction) -> None:
     sup = sub.add_parser("support", help="how far the committed claims' queries leave the data: codes never seen at "
                          "their cell, neighbour pairs never seen together, and the realism pass rate by each")
-    sup.add_argument("--preset", choices=PRESETS, default="laptop", help="preset of the committed claims")
+    sup.add_argument("--preset", choices=list(PRESETS), default="laptop", help="preset of the committed claims")
     sup.add_argument("--source", choices=SOURCES, help="data source (default: synthetic)")
     sup.add_argument("--results", help="the committed claims (default: results/PRESET in the repository)")
     sup.set_defaults(func=_support)
 
+
+def _add_beyond(sub: argparse._SubParsersAction) -> None:
     bey = sub.add_parser("beyond", help="beyond the paper: each guarded variant's measured seeds against the goals "
                          "(valid share, realistic level-4 smiles, best valid true degree, valid Top10)")
-    bey.add_argument("--preset", choices=PRESETS, default="laptop")
+    bey.add_argument("--preset", choices=list(PRESETS), default="laptop")
     bey.add_argument("--results", help="folder whose seeds/ holds the measured seeds (default: results/PRESET)")
     bey.add_argument("--budget", type=int, help="over each seed's first this many queries (default: the preset's)")
     bey.add_argument("--seeds", help="only these seeds, e.g. 0-1 (default: every measured one)")
@@ -459,16 +485,36 @@ def main(argv: list[str] | None = None) -> None:
                      "into RESULTS/figures/beyond_best_valid.png")
     bey.set_defaults(func=_beyond)
 
+
+def _add_constraints(sub: argparse._SubParsersAction) -> None:
     con = sub.add_parser("constraints", help="write constraints.txt: the exact versions of every package installed "
                          "here for happy-utils[lab,test,gurobi,docs,ray]")
     con.set_defaults(func=_constraints)
 
+
+def _add_notebooks(sub: argparse._SubParsersAction) -> None:
     nbs = sub.add_parser("notebooks", help="check (or --sync) the notebooks' Colab badges and install cells against "
                                            "happy_utils.colab")
     nbs.add_argument("--sync", action="store_true", help="rewrite the notebooks that differ")
     nbs.set_defaults(func=_notebooks)
 
-    args = parser.parse_args(argv)
+
+#: The commands, in the order `--help` lists them.
+COMMANDS = (_add_run, _add_compare, _add_claims, _add_reproduce, _add_estimate, _add_bench, _add_train_oracle,
+            _add_train_realism, _add_eval_quality, _add_calibrate_predictor, _add_eval_oracle, _add_pretrain,
+            _add_renderer, _add_support, _add_beyond, _add_constraints, _add_notebooks)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m happy_utils", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     matplotlib.use("Agg")  # the command line draws into files only
     try:
         args.func(args)
