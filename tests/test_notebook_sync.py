@@ -34,6 +34,24 @@ def shown_objects(path: Path) -> list:
     return [eval(compile(ast.Expression(arg), str(path), "eval"), namespace) for call in calls for arg in call.args]
 
 
+def referenced(tree: ast.Module, name: str) -> bool:
+    """Whether code in `tree` uses `name` (reads it, calls it, reads it as an attribute), outside its own definition:
+    an import, a docstring or a comment that mentions it is no use."""
+    own = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name]
+    inside = {id(n) for d in own for n in ast.walk(d)}
+    return any(id(n) not in inside and ((isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load))
+                                        or (isinstance(n, ast.Attribute) and n.attr == name))
+               for n in ast.walk(tree))
+
+
+def test_only_code_that_uses_a_name_counts_as_running_it():
+    assert referenced(ast.parse("def f():\n    return g(1)\n"), "g")
+    assert referenced(ast.parse("import m\nm.g()\n"), "g")
+    assert not referenced(ast.parse('def f():\n    """Calls g, say."""\n    # g\n'), "g")  # a mention
+    assert not referenced(ast.parse("from m import g\n"), "g")  # imported, never used
+    assert not referenced(ast.parse("def g(n):\n    return g(n - 1) if n else 0\n"), "g")  # only itself
+
+
 def test_badges_and_install_cells_match_the_package():
     assert sync_notebooks(ROOT / "notebooks", write=False) == {}, "run `python -m happy_utils notebooks --sync`"
 
@@ -43,13 +61,11 @@ def test_badges_and_install_cells_match_the_package():
 def test_a_notebook_shows_package_code_that_the_package_itself_runs(path):
     shown = shown_objects(path)
     assert shown, f"{path.name} shows no package code with show_source"
-    package_text = {p: p.read_text() for p in PACKAGE_FILES}
+    trees = [ast.parse(p.read_text()) for p in PACKAGE_FILES]
     for obj in shown:
-        where, text = source_of(obj)  # raises unless it is defined in happy_utils
-        name = obj.__name__
-        uses = [p for p, src in package_text.items()
-                if re.search(rf"(?<!def )(?<!class )\b{re.escape(name)}\b(?!\s*=)", src.replace(text, ""))]
-        assert uses, f"{path.name} shows {name} ({where}), which no package code calls: the CLI would not run it"
+        where, _ = source_of(obj)  # raises unless it is defined in happy_utils
+        assert any(referenced(tree, obj.__name__) for tree in trees), (
+            f"{path.name} shows {obj.__name__} ({where}), which no package code uses: the CLI would not run it")
 
 
 def test_no_notebook_redefines_package_code():
