@@ -33,34 +33,35 @@ class QueryView:
     """What the explorer shows of one query: the decoded base and query, the free and changed cells, the scores."""
 
     query: Query
-    free: np.ndarray  # (8, 8) bool: the t cells the MIO may change
+    cells: np.ndarray  # (8, 8) bool: the free_cells (t) cells the MIO may change
     judge: float | None
     realism: tuple[float, bool, float] | None  # error, passes, true degree of the re-render
 
 
-def view_query(generator, rows: np.ndarray, surrogate: TreeSurrogate, oracle: SmileScorer, index: int, t: int,
+def view_query(generator, rows: np.ndarray, surrogate: TreeSurrogate, oracle: SmileScorer, index: int, free_cells: int,
                judge: SmileScorer | None = None, realism: RealismJudge | None = None, time_limit: float = 60.0,
                n_trees: int = 800, guard: ManifoldGuard | None = None, support: CodeSupport | None = None
                ) -> QueryView:
-    """The loop's own query (`loop.query`) from training code `index` with t free cells, and every score of it;
-    with a `guard`, within what `support` (the training faces' code counts, the base's among them) admits."""
-    proposer = MIOProposer(free_cells=t, n_trees=n_trees, seed=0, time_limit=time_limit, guard=guard)
+    """The loop's own query (`loop.query`) from training code `index` with `free_cells` (t) free cells, and every
+    score of it; with a `guard`, within what `support` (the training faces' code counts, the base's among them)
+    admits."""
+    proposer = MIOProposer(free_cells=free_cells, n_trees=n_trees, seed=0, time_limit=time_limit, guard=guard)
     base = np.asarray(rows[index])
     q = query(generator, index, base, proposer.solve(surrogate, base, support), oracle, judge)
-    free = np.isin(np.arange(64), surrogate.top_cells(t)).reshape(8, 8)
+    cells = np.isin(np.arange(64), surrogate.top_cells(free_cells)).reshape(8, 8)
     checked = None
     if realism is not None:
         report = realism.assess(q.images[1:])
         checked = (float(report.error[0]), bool(report.passed[0]), float(report.true_degree[0]))
-    return QueryView(query=q, free=free, judge=q.judge, realism=checked)
+    return QueryView(query=q, cells=cells, judge=q.judge, realism=checked)
 
 
 def draw_query(v: QueryView) -> plt.Figure:
     """The training face with its free cells outlined, the query with the cells the MIO changed, and the scores."""
     q = v.query
     fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.6))
-    plotting.code_map(q.images[0], ax=axes[0], outline=v.free,
-                      title=f"face {q.base_index}: f = {q.scores[0]:.2f}\n{int(v.free.sum())} free cells")
+    plotting.code_map(q.images[0], ax=axes[0], outline=v.cells,
+                      title=f"face {q.base_index}: f = {q.scores[0]:.2f}\n{int(v.cells.sum())} free cells")
     scores = [f"oracle {q.score:.2f}"] + ([f"judge {v.judge:.2f}"] if v.judge is not None else [])
     if v.realism is not None:
         error, passed, degree = v.realism
@@ -79,22 +80,23 @@ def _show(fig: plt.Figure) -> None:
     plt.close(fig)
 
 
-def query_explorer(solve: Callable[[int, int], QueryView], n_faces: int, index: int, t: int) -> widgets.Widget:
+def query_explorer(solve: Callable[[int, int], QueryView], n_faces: int, index: int, free_cells: int
+                   ) -> widgets.Widget:
     """Sliders for the training face and t over `solve(index, t)` (cached); the first result is drawn eagerly."""
     cached = functools.lru_cache(maxsize=256)(solve)
-    _show(draw_query(cached(index, t)))
+    _show(draw_query(cached(index, free_cells)))
     out = widgets.Output()
     face = widgets.IntSlider(value=index, min=0, max=n_faces - 1, description="face", continuous_update=False)
-    free = widgets.IntSlider(value=t, min=1, max=16, description="free cells t", continuous_update=False)
+    count = widgets.IntSlider(value=free_cells, min=1, max=16, description="free cells t", continuous_update=False)
 
     def update(_=None) -> None:
         with out:
             out.clear_output(wait=True)
-            _show(draw_query(cached(face.value, free.value)))
+            _show(draw_query(cached(face.value, count.value)))
 
     face.observe(update, names="value")
-    free.observe(update, names="value")
-    box = widgets.VBox([widgets.HBox([face, free]), out])
+    count.observe(update, names="value")
+    box = widgets.VBox([widgets.HBox([face, count]), out])
     display(box)
     return box
 

@@ -57,7 +57,7 @@ def test_bench_stages_counts_the_vqvaes_floating_point_work_per_query(capsys):
 def test_bench_mio_times_each_guard_beside_the_unguarded_program(capsys):
     from happy_utils.experiments.bench import BENCH_GUARDS, bench_mio
 
-    result = bench_mio(n=600, draws=2, t=4)
+    result = bench_mio(n=600, draws=2, free_cells=4)
     assert result["optima_agree"]
     rows = {r["program"]: r for r in result["guarded"]}
     assert list(rows) == ["unguarded", *(name for name, _, _ in BENCH_GUARDS)]

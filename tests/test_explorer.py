@@ -23,9 +23,9 @@ def world():
 
 def test_a_viewed_query_changes_only_free_cells_and_carries_every_score(world):
     vq, rows, surrogate, oracle = world
-    view = explorer.view_query(vq, rows, surrogate, oracle, index=5, t=4, judge=load_scorer("judge"),
+    view = explorer.view_query(vq, rows, surrogate, oracle, index=5, free_cells=4, judge=load_scorer("judge"),
                                realism=load_realism("synthetic"), n_trees=30)
-    assert view.free.sum() == 4 and not (view.query.changed & ~view.free).any()
+    assert view.cells.sum() == 4 and not (view.query.changed & ~view.cells).any()
     assert np.array_equal(view.query.base, rows[5]) and view.judge is not None
     error, passed, degree = view.realism
     assert error > 0 and isinstance(passed, bool) and 0 <= degree <= 5
@@ -41,7 +41,7 @@ def test_the_explorer_draws_its_first_result_eagerly_and_solves_each_setting_onc
         calls.append((index, t))
         return explorer.view_query(vq, rows, surrogate, oracle, index, t, n_trees=30)
 
-    box = explorer.query_explorer(solve, len(rows), index=2, t=3)
+    box = explorer.query_explorer(solve, len(rows), index=2, free_cells=3)
     assert calls == [(2, 3)]  # drawn before any slider moves
     face, free = box.children[0].children
     assert not face.continuous_update and not free.continuous_update

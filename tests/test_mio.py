@@ -98,7 +98,7 @@ def test_a_wrong_answer_is_caught(latent):
     with pytest.raises(mio.MIOCheckError, match="trees give"):
         mio.check_solution(result, model.tree_model, X[2])
     result.objective -= 0.5
-    result.code[0] = (result.code[0] + 1) % 256 if 0 not in result.free else result.code[0]
+    result.code[0] = (result.code[0] + 1) % 256 if 0 not in result.cells else result.code[0]
     with pytest.raises(mio.MIOCheckError, match="fixed cell"):
         mio.check_solution(result, model.tree_model, X[2])
 

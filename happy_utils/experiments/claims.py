@@ -331,7 +331,7 @@ def comparison_summary(plan: Plan, measured: dict[str, dict[int, dict]], measure
                    "quality_per_seed": quality,
                    "near_duplicates": sum(m["near_duplicates"] for m in by_seed.values()),
                    "seconds_per_query": agg["seconds_per_query"], "paper": VARIANTS[v].paper,
-                   "t": get_variant(v).t(plan.preset)}
+                   "t": get_variant(v).free_cells_for(plan.preset)}
     draws = [sample(prepared.restricted, n, seed=i + 1).images for i in range(len(plan.seeds))]
     passed = assess(prepared.realism, torch.cat(draws))["passed"]
     training = {"fid": _fid_intervals([measurer.fids(x)[0] for x in draws]),
@@ -343,7 +343,7 @@ def comparison_summary(plan: Plan, measured: dict[str, dict[int, dict]], measure
             "fid_images": {"per_seed": n, "targets": {k: sum(len(p) for p in v) for k, v in measurer.targets.items()}},
             "fid_notes": notes, "training_set": training, "realism_threshold": prepared.realism.threshold,
             "restricted_reference": {**prepared.references, "best_training_label": world.RESTRICTED_MAX_LABEL},
-            "ablation": sorted(({"t": get_variant(v).t(plan.preset), "variant": v} for v in measured
+            "ablation": sorted(({"t": get_variant(v).free_cells_for(plan.preset), "variant": v} for v in measured
                                 if get_variant(v).in_ablation), key=lambda row: row["t"]),
             "topk_curves": {v: {f"top{k}": dict(zip(("mean", "std"), map(np.ndarray.tolist, metrics.mean_std(
                 metrics.curves({s: m["records"][:n] for s, m in by_seed.items()}, k))))) for k in metrics.TOP_KS}

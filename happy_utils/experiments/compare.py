@@ -143,7 +143,7 @@ def compare(cfg: Preset, folders: dict[str, Path], source: str, save_to: Path, b
                    valid_vs_control(agg["realism"], per_seed, controlled),
                    "near_duplicates": sum(metrics.near_duplicates(i) for i in images.values()),
                    "seconds_per_query": agg["seconds_per_query"], "paper": VARIANTS[v].paper,
-                   "t": get_variant(v).t(cfg)}
+                   "t": get_variant(v).free_cells_for(cfg)}
     training = {"fid": {key: table[TRAINING] for key, table in fids["fid"].items()}}
     if realism is not None:
         training["realism_pass_fraction"] = float(np.mean(assess(realism, generated[TRAINING])["passed"]))
@@ -152,7 +152,7 @@ def compare(cfg: Preset, folders: dict[str, Path], source: str, save_to: Path, b
               "fid_images": fids["images"], "fid_notes": fids["notes"], "training_set": training,
               "realism_threshold": realism.threshold if realism is not None else None,
               "restricted_reference": reference,
-              "ablation": sorted(({"t": get_variant(v).t(cfg), "variant": v} for v in runs
+              "ablation": sorted(({"t": get_variant(v).free_cells_for(cfg), "variant": v} for v in runs
                                   if get_variant(v).in_ablation), key=lambda row: row["t"]),
               "topk_curves": {v: {f"top{k}": {"mean": metrics.mean_std(metrics.curves(r, k))[0].tolist(),
                                               "std": metrics.mean_std(metrics.curves(r, k))[1].tolist()}

@@ -69,7 +69,7 @@ class RunSpec:
 
     @property
     def free_cells(self) -> int:
-        return self.overrides.get("free_cells", self.variant.t(self.preset))
+        return self.overrides.get("free_cells", self.variant.free_cells_for(self.preset))
 
     @property
     def guard(self) -> ManifoldGuard:

@@ -58,7 +58,7 @@ class Variant:
     guard: ManifoldGuard = field(default_factory=ManifoldGuard)
     paper: dict = field(default_factory=dict)  # the paper's CelebA results: (mean, sd) of Top10/Top50, FID
 
-    def t(self, preset: Preset) -> int:
+    def free_cells_for(self, preset: Preset) -> int:
         """The number of free cells this variant runs with under a preset."""
         return self.free_cells if self.free_cells is not None else preset.free_cells
 

@@ -77,7 +77,7 @@ class MIOResult:
     n_constraints: int
     solver: str
     method: str  # pruned or full
-    free: list = field(default_factory=list)
+    cells: list = field(default_factory=list)
     uncertainty: float = 0.0
     message: str = ""
 
@@ -91,12 +91,12 @@ class MIOResult:
         return self.status in ("optimal", "time_limit") and not self.message.startswith("no solution")
 
 
-def check_free(free, n_features: int) -> np.ndarray:
-    free = np.unique(np.asarray(free, dtype=np.int64).ravel())
-    if len(free) == 0 or free.min() < 0 or free.max() >= n_features:
+def check_cells(cells, n_features: int) -> np.ndarray:
+    cells = np.unique(np.asarray(cells, dtype=np.int64).ravel())
+    if len(cells) == 0 or cells.min() < 0 or cells.max() >= n_features:
         raise ValueError(f"free cells must be 1 to {n_features} distinct indices in 0..{n_features - 1}, got "
-                         f"{free.tolist()}")
-    return free
+                         f"{cells.tolist()}")
+    return cells
 
 
 def _gap(objective, bound) -> float | None:
@@ -105,9 +105,9 @@ def _gap(objective, bound) -> float | None:
     return abs(bound - objective) / max(1e-9, abs(objective))
 
 
-def _split_sets(trees: list, free: np.ndarray) -> dict[int, list[frozenset]]:
+def _split_sets(trees: list, cells: np.ndarray) -> dict[int, list[frozenset]]:
     """The value sets of every split on each free feature."""
-    sets: dict[int, list[frozenset]] = {int(f): [] for f in free}
+    sets: dict[int, list[frozenset]] = {int(f): [] for f in cells}
 
     def collect(t):
         if isinstance(t, tuple):
@@ -218,6 +218,7 @@ class PrunedProgram:
     """The pruned, value-classed MIO of an ensemble at a base code: the program, and how to read a code from it."""
 
     program: milp.Program
+    cells: np.ndarray  # the free features, checked and sorted
     choices: dict[int, _Choices]  # per free feature, its value classes
     y: dict[int, list[int]]  # per free feature, the program's column of each class (one is chosen)
     unc: int | None  # the column of the exploration term, when beta > 0
@@ -237,7 +238,7 @@ def _class_name(f: int, values: np.ndarray) -> str:
     return f"cell{f}in{{{shown}}}"
 
 
-def pruned_program(model: TreeModel, base: np.ndarray, free, beta: float = 0.0, guard: ManifoldGuard | None = None,
+def pruned_program(model: TreeModel, base: np.ndarray, cells, beta: float = 0.0, guard: ManifoldGuard | None = None,
                    support: CodeSupport | None = None, max_changed: int | None = None) -> PrunedProgram:
     """Maximise the ensemble over the free features of `base` as a MILP (+ beta * uncertainty, within the guards of
     `manifold`, at most `max_changed` changed features).
@@ -248,10 +249,10 @@ def pruned_program(model: TreeModel, base: np.ndarray, free, beta: float = 0.0, 
     """
     start = time.perf_counter()
     base = np.asarray(base, dtype=np.int64)
-    free = check_free(free, model.n_features)
+    cells = check_cells(cells, model.n_features)
     guard = guard or ManifoldGuard()
-    const, single, multi = _pruned_trees(model, base, free)
-    near = _near_rows(model, base, free) if beta > 0 else None
+    const, single, multi = _pruned_trees(model, base, cells)
+    near = _near_rows(model, base, cells) if beta > 0 else None
     choices = _value_classes(model, base, single, multi, near, guard, support, max_changed)
     if guard.prior_weight > 0:
         const += manifold.fixed_pairs_prior(guard, support, base, set(choices))
@@ -266,18 +267,19 @@ def pruned_program(model: TreeModel, base: np.ndarray, free, beta: float = 0.0, 
         tree_rows(program, k, tree, choices, y)
     if guard.needs_support and manifold.couples(guard):
         _couple_free_neighbours(program, guard, support, choices, y)
-    if max_changed is not None and max_changed < len(free):  # at least t - max_changed features keep the base
-        program.row({y[f][choices[f].group_of[base[f]]]: 1.0 for f in choices}, len(free) - max_changed, milp.INF)
+    if max_changed is not None and max_changed < len(cells):  # at least t - max_changed features keep the base
+        program.row({y[f][choices[f].group_of[base[f]]]: 1.0 for f in choices}, len(cells) - max_changed, milp.INF)
     unc = None if near is None else _exploration_term(program, beta, near, model.n_features, choices, y)
-    return PrunedProgram(program=program, choices=choices, y=y, unc=unc, seconds=time.perf_counter() - start)
+    return PrunedProgram(program=program, cells=cells, choices=choices, y=y, unc=unc,
+                         seconds=time.perf_counter() - start)
 
 
-def _pruned_trees(model: TreeModel, base: np.ndarray, free: np.ndarray) -> tuple[float, dict[int, list], list]:
+def _pruned_trees(model: TreeModel, base: np.ndarray, cells: np.ndarray) -> tuple[float, dict[int, list], list]:
     """Every split on a fixed feature decided by the base's value (`prune`): the constant of the trees left without a
     split, per free feature the trees over it alone, and the trees over several free features."""
     fixed = np.ones(model.n_features, dtype=bool)
-    fixed[free] = False
-    const, single, multi = model.offset, {int(f): [] for f in free}, []
+    fixed[cells] = False
+    const, single, multi = model.offset, {int(f): [] for f in cells}, []
     for tree in model.trees:
         pruned = prune(tree, fixed, base)
         used = _features(pruned)
@@ -298,14 +300,14 @@ class _Near:
     fixed_mismatch: np.ndarray  # their mismatches with the base in the fixed features
 
 
-def _near_rows(model: TreeModel, base: np.ndarray, free: np.ndarray) -> _Near:
+def _near_rows(model: TreeModel, base: np.ndarray, cells: np.ndarray) -> _Near:
     """Only training codes within t mismatches of the closest one (in the fixed features) can be the nearest."""
     if model.train_rows is None:
         raise ValueError("the exploration term needs the training codes (TreeModel.train_rows)")
     fixed = np.ones(model.n_features, dtype=bool)
-    fixed[free] = False
+    fixed[cells] = False
     mismatch = (model.train_rows[:, fixed] != base[fixed]).sum(axis=1)
-    keep = mismatch <= mismatch.min() + len(free)
+    keep = mismatch <= mismatch.min() + len(cells)
     return _Near(model.train_rows[keep], mismatch[keep])
 
 
@@ -314,16 +316,16 @@ def _value_classes(model: TreeModel, base: np.ndarray, single: dict[int, list], 
     """Each free feature's value classes: values that no split (and no guard, no near training code) tells apart are
     one class. A value a near training code holds stays a class of its own, so the distance stays exact; so does the
     base's own value under `max_changed`, so that "unchanged" is one binary."""
-    free = np.array(sorted(single))
-    singletons: dict[int, list[frozenset]] = {int(f): [] for f in free}
+    cells = np.array(sorted(single))
+    singletons: dict[int, list[frozenset]] = {int(f): [] for f in cells}
     if near is not None:
-        singletons = {int(f): [frozenset([int(v)]) for v in np.unique(near.rows[:, f])] for f in free}
-    guarded = _guarded(guard, support, base, free) if guard.needs_support else {}
+        singletons = {int(f): [frozenset([int(v)]) for v in np.unique(near.rows[:, f])] for f in cells}
+    guarded = _guarded(guard, support, base, cells) if guard.needs_support else {}
     if max_changed is not None:
-        for f in free:
+        for f in cells:
             singletons[int(f)].append(frozenset([int(base[f])]))
-    multi_sets = _split_sets(multi, free)
-    single_sets = _split_sets([t for trees in single.values() for t in trees], free)
+    multi_sets = _split_sets(multi, cells)
+    single_sets = _split_sets([t for trees in single.values() for t in trees], cells)
     return {f: _choices(f, base, single[f], multi_sets[f] + singletons[f],
                         multi_sets[f] + singletons[f] + single_sets[f], model.n_values, guarded.get(f))
             for f in single}
@@ -363,7 +365,7 @@ def _exploration_term(program: milp.Program, beta: float, near: _Near, n_feature
     return unc
 
 
-def _guarded(guard: ManifoldGuard, support: CodeSupport | None, base: np.ndarray, free: np.ndarray
+def _guarded(guard: ManifoldGuard, support: CodeSupport | None, base: np.ndarray, cells: np.ndarray
              ) -> dict[int, _Guarded]:
     """What the guards say of each free feature's values (see `_Guarded`)."""
     if support is None:
@@ -372,7 +374,7 @@ def _guarded(guard: ManifoldGuard, support: CodeSupport | None, base: np.ndarray
         raise ValueError(f"the support counts {support.shape} grids, the code has {base.size} features")
     if guard.neighbours and support.unseen_pairs(base):
         raise ValueError("the support must count the base code: it holds adjacent pairs the support never saw")
-    cells = {int(f) for f in free}
+    cells = {int(f) for f in cells}
     allowed = {f: manifold.allowed_values(guard, support, base, f, cells) for f in cells}
     out = {}
     for f in cells:
@@ -416,14 +418,14 @@ def _couple_free_neighbours(program: milp.Program, guard: ManifoldGuard, support
                     program.row(terms, -milp.INF, 0.0)
 
 
-def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs", time_limit: float = 60.0,
+def solve_pruned(model: TreeModel, base: np.ndarray, cells, solver: str = "highs", time_limit: float = 60.0,
                  beta: float = 0.0, guard: ManifoldGuard | None = None, support: CodeSupport | None = None,
                  max_changed: int | None = None) -> MIOResult:
     """Build `pruned_program`, solve it (falling back to HiGHS when another solver refuses), read and check the code."""
     start = time.perf_counter()
     base = np.asarray(base, dtype=np.int64)
-    free = check_free(free, model.n_features)
-    built = pruned_program(model, base, free, beta, guard, support, max_changed)
+    built = pruned_program(model, base, cells, beta, guard, support, max_changed)
+    cells = built.cells
     program = built.program
     solution = milp.solve(program, solver, time_limit)
     if not solution.outcome.has_solution and solver != "highs":
@@ -437,7 +439,7 @@ def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs"
         code=code, value=float(model.predict(code)[0]), objective=outcome.objective, bound=outcome.bound,
         gap=_gap(outcome.objective, outcome.bound), status=outcome.status, seconds=time.perf_counter() - start,
         build_seconds=built.seconds, solve_seconds=outcome.seconds, n_vars=program.n_columns,
-        n_constraints=program.n_rows, solver=solver, method="pruned", free=free.tolist(),
+        n_constraints=program.n_rows, solver=solver, method="pruned", cells=cells.tolist(),
         uncertainty=float(solution.values[built.unc]) if built.unc is not None and outcome.has_solution else 0.0,
         message=outcome.message if outcome.has_solution else
         f"no solution ({outcome.status}: {outcome.message}); returning the base code")
@@ -457,7 +459,7 @@ def check_solution(result: MIOResult, model: TreeModel, base: np.ndarray, beta: 
     """The booster's prediction (+ the exploration and prior terms) at the code must equal the MIO objective; fixed
     features must be unchanged; the guards must admit the code."""
     fixed = np.ones(model.n_features, dtype=bool)
-    fixed[result.free] = False
+    fixed[result.cells] = False
     if not np.array_equal(result.code[fixed], base[fixed]):
         raise MIOCheckError("the solution changed a fixed cell")
     guard = guard or ManifoldGuard()
@@ -473,15 +475,15 @@ def check_solution(result: MIOResult, model: TreeModel, base: np.ndarray, beta: 
         raise MIOCheckError(f"MIO objective {result.objective:.8f} but the trees give {expected:.8f} at the code")
 
 
-def solve_full(enting, model: TreeModel, base: np.ndarray, free, solver: str = "highs", time_limit: float = 600.0,
+def solve_full(enting, model: TreeModel, base: np.ndarray, cells, solver: str = "highs", time_limit: float = 600.0,
                beta: float = 0.0) -> MIOResult:
     """The reference: ENTMOOT's own, unpruned model of the whole ensemble, with the fixed features fixed."""
     start = time.perf_counter()
     base = np.asarray(base, dtype=np.int64)
-    free = check_free(free, model.n_features)
+    cells = check_cells(cells, model.n_features)
     problem = enting._problem_config
     core = problem.get_pyomo_model_core()
-    ec.fix_categorical(core, {f: int(base[f]) for f in range(model.n_features) if f not in set(free.tolist())})
+    ec.fix_categorical(core, {f: int(base[f]) for f in range(model.n_features) if f not in set(cells.tolist())})
     saved_unc, saved_beta = enting.unc_model, enting._beta
     if beta == 0:
         enting.unc_model, enting._beta = ec.ExploitOnly(), 0.0
@@ -504,16 +506,16 @@ def solve_full(enting, model: TreeModel, base: np.ndarray, free, solver: str = "
         code=code, value=float(model.predict(code)[0]), objective=objective, bound=bound,
         gap=_gap(objective, bound), status=outcome.status, seconds=time.perf_counter() - start,
         build_seconds=build, solve_seconds=outcome.seconds, n_vars=n_vars, n_constraints=n_cons, solver=solver,
-        method="full", free=free.tolist(), uncertainty=unc, message=outcome.message)
+        method="full", cells=cells.tolist(), uncertainty=unc, message=outcome.message)
     if outcome.has_solution:
         check_solution(result, model, base, beta)
     return result
 
 
-def optimize(surrogate: TreeSurrogate, base_code, free_cells, method: str = "pruned", solver: str = "highs",
+def optimize(surrogate: TreeSurrogate, base_code, cells, method: str = "pruned", solver: str = "highs",
              time_limit: float = 60.0, beta: float = 0.0, guard: ManifoldGuard | None = None,
              support: CodeSupport | None = None, max_changed: int | None = None) -> MIOResult:
-    """One query: maximise a fitted `Surrogate` over `free_cells` (flat indices 0..63) of `base_code` (8x8), within
+    """One query: maximise a fitted `Surrogate` over `cells` (flat indices 0..63) of `base_code` (8x8), within
     the guards (`manifold`; `support`: the data's code counts) and at most `max_changed` changed cells.
 
     `method` 'pruned' is the fast exact path; 'full' is ENTMOOT's own model, kept as the reference (unguarded).
@@ -528,11 +530,10 @@ def optimize(surrogate: TreeSurrogate, base_code, free_cells, method: str = "pru
     if max_changed is not None and max_changed < 1:
         raise ValueError(f"max_changed (the trust region's radius) must be >= 1, got {max_changed}")
     if method == "pruned":
-        return solve_pruned(surrogate.tree_model, base, free_cells, solver, time_limit, beta, guard, support,
-                            max_changed)
+        return solve_pruned(surrogate.tree_model, base, cells, solver, time_limit, beta, guard, support, max_changed)
     if (guard is not None and guard.active) or max_changed is not None:
         raise ValueError("ENTMOOT's full model is the unguarded reference: use method='pruned' with the guards")
-    return solve_full(surrogate.enting, surrogate.tree_model, base, free_cells, solver, time_limit, beta)
+    return solve_full(surrogate.enting, surrogate.tree_model, base, cells, solver, time_limit, beta)
 
 
 class MIOProposer:
@@ -578,7 +579,7 @@ class MIOProposer:
         result = optimize(surrogate, base, surrogate.top_cells(self.free_cells), solver=self.solver,
                           time_limit=self.time_limit, beta=self.beta, guard=self.guard, support=support,
                           max_changed=max_changed)
-        record = {"free": result.free, "surrogate": result.value, "objective": result.objective,
+        record = {"free": result.cells, "surrogate": result.value, "objective": result.objective,
                   "status": result.status, "gap": result.gap, "solver": result.solver, "n_vars": result.n_vars,
                   "message": result.message}
         if self.guard.active:
