@@ -63,7 +63,7 @@ def _run(args: argparse.Namespace) -> None:
                            free_cells=args.free_cells, target=args.target, threads=args.threads,
                            min_count=args.min_count, neighbours=args.neighbours, prior_weight=args.prior_weight,
                            trust_region=args.trust_region)
-    setup(spec.preset.name)
+    setup(spec.preset)
     out = Path(args.out) if args.out else get_paths().runs / f"{spec.preset.name}-{args.variant}"
     run_experiment(spec, out, workers=_workers(args), address=args.address)
 
@@ -72,7 +72,7 @@ def _compare(args: argparse.Namespace) -> None:
     variants = args.variants.split(",") if args.variants else None
     specs = comparison_specs(args.preset, args.source, args.seeds, variants, budget=args.budget,
                              threads=args.threads)
-    setup(specs[0].preset.name)
+    setup(specs[0].preset)
     out = Path(args.out) if args.out else get_paths().runs / f"compare-{specs[0].preset.name}"
     print(comparison_text(run_comparison(specs, out, workers=_workers(args), address=args.address)))
 
@@ -89,7 +89,7 @@ def _claims(args: argparse.Namespace) -> None:
     if args.interim:
         print(interim(plan, folder))
         return
-    setup(plan.preset.name)
+    setup(plan.preset)
     if args.measure_only:
         measure(plan, folder)
     elif run_claims(plan, folder, workers=_workers(args), address=args.address,
