@@ -86,4 +86,4 @@ def test_the_setup_cell_says_whether_a_vqvae_ships_is_cached_or_must_be_trained(
     cached = isolated_folders / "cache" / "vqvae" / "smoke-w8-seed0-0123456789abcdef.pt"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"")
-    assert f"a cached VQ-VAE of this preset ({cached})" in smoke.describe()
+    assert "a cached VQ-VAE of this preset (" in smoke.describe() and cached.name in smoke.describe()

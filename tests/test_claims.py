@@ -283,10 +283,12 @@ def test_verdicts_read_every_figure_from_the_summaries(tmp_path):
     t = results["claims"]["paired"]["tests"]["top10"]["6"]
     fid = results["claims"]["tradeoff"][0]["fid"]["world"]
     share = results["claims"]["tradeoff"][0]["pass"]
+    valid = results["claims"]["tradeoff"][0]["valid_top10"]  # a seed has fewer than 10 valid queries: n/a, counted
     text = claims_report.verdicts(results, template)
     assert " ".join(text.split()) == (
         f"Top10 {t['mean']:+.3f}, p {t['p_t']:.2f}; t = 4: valid Top10 n/a, FID {fid['mean']:.1f} ± {fid['ci95']:.1f}, "
-        f"valid n/a, {share['count']} of {share['n']}: {share['fraction']:.1%} [{share['wilson95'][0]:.1%}, "
+        f"valid n/a ({valid['n']} of {valid['seeds']} seeds), {share['count']} of {share['n']}: "
+        f"{share['fraction']:.1%} [{share['wilson95'][0]:.1%}, "
         f"{share['wilson95'][1]:.1%}], sign-flip p = {t['p_sign_flip']:.3g}.") and text.endswith(".\n")
     template.write_text("{claims.paired.tests.top10.7.mean:.2f}")
     with pytest.raises(ValueError, match=r"verdicts.md: \{claims.paired.tests.top10.7.mean\} names no figure .*'7'"):
