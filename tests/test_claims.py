@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from happy_utils import metrics
-from happy_utils.experiments import claims, claims_report, seed_measures
+from happy_utils.experiments import claims, claims_report, seed_measures, summaries
 from happy_utils.experiments.cli import main
 from happy_utils.experiments.compare import load_variant
 from happy_utils.loop import rank_weights
@@ -204,7 +204,7 @@ def test_interim_shows_the_seeds_measured_so_far_and_the_pair_over_its_common_se
         for s in seeds:
             m = _measured(plan, v, s)
             lift = 0.5 + 0.1 * s if v == "vqvae-wr" else 0.0
-            times = dict.fromkeys(metrics.TIME_KEYS, 1.0)
+            times = dict.fromkeys(summaries.TIME_KEYS, 1.0)
             m["records"] = [r | {"score": r["score"] + lift, "status": "optimal", "times": times} for r in m["records"]]
             seed_measures.write_seed(plan.seed_file(tmp_path, v, s), m)
     text = claims.interim(plan, tmp_path)
@@ -407,7 +407,7 @@ def test_the_console_and_the_readme_print_a_figure_over_seeds_one_way():
     from happy_utils.experiments.tables import comparison_text, pm
 
     one_seed, two_seeds = metrics.interval([2.5]), metrics.interval([2.0, 3.0])
-    some_lack_it = metrics.interval_of_all([2.0, None])
+    some_lack_it = summaries.interval_of_all([2.0, None])
     assert pm(one_seed) == "2.50"  # no interval from one seed: the mean alone, never its standard deviation
     assert pm(two_seeds) == f"2.50 ± {two_seeds['ci95']:.2f}" and two_seeds["ci95"] > two_seeds["std"]
     assert pm(some_lack_it) == "n/a (1 of 2 seeds)" and pm(some_lack_it, compact=True) == "n/a (1/2)"
