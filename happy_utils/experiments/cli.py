@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -49,6 +50,7 @@ from .colab import REPO_REF, sync_notebooks
 from .compare import comparison_specs, run_comparison
 from .constraints import write_constraints
 from .costs import runtime_report
+from .executed import EXECUTED_DIR, execute, stale
 from .fanout import ADDRESS_ENV, JobsFailed, default_workers, ray_installed, require_ray
 from .quality import CALIBRATION_SEED, evaluate_quality, print_quality
 from .reproduce import describe, reproduce
@@ -285,14 +287,38 @@ def _constraints(args: argparse.Namespace) -> None:
 
 def _notebooks(args: argparse.Namespace) -> None:
     folder = repo_root() / "notebooks"
+    copies = repo_root() / EXECUTED_DIR
+    if args.execute:
+        names = args.only or sorted(p.name for p in folder.glob("*.ipynb"))
+        runs = Path(args.runs_dir or tempfile.mkdtemp(prefix="happy-executed-"))
+        print(f"the notebooks' runs go to {runs}")
+        for name in names:
+            source = folder / name
+            if not source.exists():
+                sys.exit(f"error: --only {name}: no such notebook in {folder}")
+            print(f"executing {name} at the {args.preset} preset ...", flush=True)
+            try:
+                made = execute(source, copies, args.preset, runs)
+            except Exception as error:  # a cell failed: say which notebook, keep the copies already made
+                sys.exit(f"error: {name} failed at the {args.preset} preset ({type(error).__name__}): {error}")
+            print(f"wrote {made.relative_to(repo_root())}", flush=True)
+        return
     differ = sync_notebooks(folder, write=args.sync)
     for name, parts in differ.items():
         print(f"{name}: {', '.join(parts)} {'rewritten' if args.sync else 'differ from happy_utils.experiments.colab'}")
+    if not differ:
+        print(f"the notebooks in {folder} match happy_utils.experiments.colab (ref {REPO_REF})")
+    old = stale(folder, copies)
+    for name, why in old.items():
+        print(f"{EXECUTED_DIR}/{name} is stale: {why}")
+    if not old:
+        print(f"the executed copies in {EXECUTED_DIR}/ have the sources' cells")
     if differ and not args.sync:
         sys.exit("error: notebooks are out of sync with happy_utils.experiments.colab; run `python -m happy_utils "
                  "notebooks --sync`")
-    if not differ:
-        print(f"the notebooks in {folder} match happy_utils.experiments.colab (ref {REPO_REF})")
+    if old:
+        sys.exit("error: executed copies are stale; run `python -m happy_utils notebooks --execute` (--only NAME for "
+                 "one) and commit them")
 
 
 def _preset_and_source(parser: argparse.ArgumentParser, source: bool = True) -> None:
@@ -494,8 +520,17 @@ def _add_constraints(sub: argparse._SubParsersAction) -> None:
 
 def _add_notebooks(sub: argparse._SubParsersAction) -> None:
     nbs = sub.add_parser("notebooks", help="check (or --sync) the notebooks' Colab badges and install cells against "
-                                           "happy_utils.colab")
+                                           "happy_utils.experiments.colab and their executed copies against the "
+                                           f"sources; --execute makes the copies in {EXECUTED_DIR}/")
     nbs.add_argument("--sync", action="store_true", help="rewrite the notebooks that differ")
+    nbs.add_argument("--execute", action="store_true", help=f"execute every notebook (or --only) in a fresh kernel and "
+                     f"write the executed copy to {EXECUTED_DIR}/ (minutes to an hour at the laptop preset)")
+    nbs.add_argument("--only", nargs="+", metavar="NAME", help="with --execute: these notebooks, e.g. "
+                     "05_weighted_retraining.ipynb")
+    nbs.add_argument("--preset", choices=list(PRESETS), default="laptop", help="with --execute: the preset the "
+                     "copies show (default: laptop)")
+    nbs.add_argument("--runs-dir", help="with --execute: the notebooks' runs folder (default: a new temporary one, so "
+                     "that the copies show a run from the top; give one to hand 05's run to 06 with --only)")
     nbs.set_defaults(func=_notebooks)
 
 
