@@ -106,7 +106,10 @@ def test_a_wrong_ref_or_url_stops_the_install_cell_with_what_it_tried(tmp_path, 
     assert "Set $HAPPY_REPO_URL and $HAPPY_REPO_REF" in said
 
 
-@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout")
+needs_git = pytest.mark.skipif(not (ROOT / ".git").exists(), reason="not a git checkout")
+
+
+@needs_git
 def test_the_pinned_ref_is_a_commit_on_this_repositorys_history():
     """A tag is not published with this repository and a branch moves: the badges and install cells pin a commit,
     which must be on the history that is published (not left behind by a squash or a rebase)."""
@@ -116,3 +119,18 @@ def test_the_pinned_ref_is_a_commit_on_this_repositorys_history():
     assert found.returncode == 0 and found.stdout.strip() == REPO_REF, f"no commit {REPO_REF} here: {found.stderr}"
     on_history = subprocess.run(["git", "-C", str(ROOT), "merge-base", "--is-ancestor", REPO_REF, "HEAD"])
     assert on_history.returncode == 0, f"commit {REPO_REF} is not an ancestor of HEAD"
+
+
+@needs_git
+def test_the_notebooks_a_badge_opens_install_the_package_they_were_written_with():
+    """The badges open the notebooks at REPO_REF, whose install cells pin an earlier commit (a notebook cannot name the
+    commit it is in): both must hold the same package, shipped data and requirements (colab.py's release)."""
+    pinned = subprocess.run(["git", "-C", str(ROOT), "show", f"{REPO_REF}:happy_utils/experiments/colab.py"],
+                            capture_output=True, text=True, check=True).stdout
+    installed = re.search(r'^REPO_REF = "([0-9a-f]{40})"$', pinned, re.MULTILINE)
+    assert installed, f"the notebooks at {REPO_REF} pin no commit to install"
+    differ = subprocess.run(["git", "-C", str(ROOT), "diff", "--name-only", installed[1], REPO_REF, "--", "happy_utils",
+                             "pyproject.toml", "data", ":(exclude)happy_utils/experiments/colab.py"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert not differ, (f"the notebooks at {REPO_REF} install {installed[1]}, which differs in {differ}: release in "
+                        "two commits (happy_utils/experiments/colab.py)")

@@ -13,7 +13,8 @@ notebook cannot name the commit it is in, so a release takes two commits, each s
 (`git rev-parse HEAD`), running `python -m happy_utils notebooks --sync` and committing: after the first (HEAD = the
 code to release) the notebooks install that code; after the second the badges open the first one's notebooks, which
 install the code they were written with (the first changed only this constant and the cells). Merge such commits,
-never squash or rebase them: `tests/test_colab.py` checks that the pinned commit is on this repository's history.
+never squash or rebase them: `tests/test_colab.py` checks that the pinned commit is on this repository's history and
+that its notebooks install the package, data and requirements it holds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..config import CACHE_ENV, RUNS_ENV
 
 #: The public repository, and the commit its badges open and its install cells install (a release: see above).
 REPO_URL = "https://github.com/happy-people/happy-people"
-REPO_REF = "4119542802a370fe9789b6c34a16030ac78d16f8"
+REPO_REF = "3c5f6cb6ec8e997c2bfea8e9539514726cac448c"
 URL_ENV, REF_ENV, CLONE_ENV = "HAPPY_REPO_URL", "HAPPY_REPO_REF", "HAPPY_CLONE_DIR"
 
 INSTALL_MARK = "# Colab: install happy_utils"
