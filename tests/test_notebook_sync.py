@@ -77,9 +77,3 @@ def test_no_notebook_redefines_package_code():
         defined = {n.name for n in ast.walk(notebook_code(path)) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
         assert not defined & package_names, f"{path.name} redefines package code: {sorted(defined & package_names)}"
 
-
-def test_the_pinned_release_is_the_packages_version():
-    import happy_utils
-    from happy_utils.experiments.colab import REPO_REF
-
-    assert REPO_REF == f"v{happy_utils.__version__}"

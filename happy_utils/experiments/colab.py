@@ -1,11 +1,20 @@
-"""Where the notebooks get the package from on Colab: the repository URL and the pinned ref, set here once.
+"""Where the notebooks get the package from on Colab: the repository URL and the pinned commit, set here once.
 
 Why: a Colab runtime starts without this package, and the notebooks import it in the same kernel that installs it.
 An editable install is not importable there (its `.pth` file is read only when Python starts), so the install cell
-clones the repository at a pinned ref and installs it as a regular package, whose folder is already on `sys.path`.
-The badges (in the notebooks and the README) and every notebook's install cell are generated from this module
-(`python -m happy_utils notebooks --sync`; a test fails when a notebook differs), so a release changes one constant.
+clones the repository at a pinned commit and installs it as a regular package, whose folder is already on `sys.path`.
+A step that fails (the clone, the checkout, pip) stops the cell with the URL and ref it tried, not a
+ModuleNotFoundError cells later. The badges (in the notebooks and the README) and every notebook's install cell are
+generated from this module (`python -m happy_utils notebooks --sync`; a test fails when a notebook differs).
 A fork or a local clone is used by setting $HAPPY_REPO_URL and $HAPPY_REPO_REF in the runtime before the first cell.
+
+The ref is a commit, not a tag: tags are not published with this repository, and a commit's hash cannot change. A
+notebook cannot name the commit it is in, so a release takes two commits, each setting REPO_REF to HEAD
+(`git rev-parse HEAD`), running `python -m happy_utils notebooks --sync` and committing: after the first (HEAD = the
+code to release) the notebooks install that code; after the second the badges open the first one's notebooks, which
+install the code they were written with (the first changed only this constant and the cells). Merge such commits,
+never squash or rebase them: `tests/test_colab.py` checks that the pinned commit is on this repository's history and
+that its notebooks install the package, data and requirements it holds.
 """
 
 from __future__ import annotations
@@ -14,30 +23,43 @@ import json
 import re
 from pathlib import Path
 
-#: The public repository, and the release its notebooks install: the tag `v` + the package's version, cut on the
-#: commit that sets it here (release: bump the version, set REPO_REF, `python -m happy_utils notebooks --sync`, commit,
-#: tag).
+from ..config import CACHE_ENV, RUNS_ENV
+
+#: The public repository, and the commit its badges open and its install cells install (a release: see above).
 REPO_URL = "https://github.com/happy-people/happy-people"
-REPO_REF = "v0.2.0"
+REPO_REF = "3c5f6cb6ec8e997c2bfea8e9539514726cac448c"
 URL_ENV, REF_ENV, CLONE_ENV = "HAPPY_REPO_URL", "HAPPY_REPO_REF", "HAPPY_CLONE_DIR"
 
 INSTALL_MARK = "# Colab: install happy_utils"
 BADGE_PATTERN = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 
-INSTALL_CELL = f'''{INSTALL_MARK} from the repository at a pinned release (Colab keeps its torch). Elsewhere: nothing.
-# A fork or a clone: set os.environ["{URL_ENV}"] (and "{REF_ENV}": tag, branch or commit) before this cell.
+INSTALL_CELL = f'''{INSTALL_MARK} from the repository at a pinned commit (Colab keeps its torch). Elsewhere: nothing.
+# A fork or a clone: set os.environ["{URL_ENV}"] (and "{REF_ENV}": commit, branch or tag) before this cell.
 import importlib
 import os
+import subprocess
 import sys
 
+DRIVE = ""  # a Google Drive folder that keeps the runs and caches across sessions: "/content/drive/MyDrive/happy"
+
 if "google.colab" in sys.modules:
+    if DRIVE:  # 04 finds 03's surrogate, 06 finds 05's run, and no model is trained twice
+        from google.colab import drive
+        drive.mount("/content/drive")
+        os.environ["{RUNS_ENV}"] = f"{{DRIVE}}/runs"
+        os.environ["{CACHE_ENV}"] = f"{{DRIVE}}/cache"
     repo_url = os.environ.get("{URL_ENV}", "{REPO_URL}.git")
     repo_ref = os.environ.get("{REF_ENV}", "{REPO_REF}")
     clone = os.environ.get("{CLONE_ENV}", "/content/happy-people")
-    if not os.path.isdir(clone):
-        !git clone -q {{repo_url}} {{clone}}
-    !git -C {{clone}} checkout -q {{repo_ref}}
-    %pip install -q {{clone}}
+    steps = [] if os.path.isdir(clone) else [["git", "clone", "-q", repo_url, clone]]
+    steps += [["git", "-C", clone, "checkout", "-q", repo_ref], [sys.executable, "-m", "pip", "install", "-q", clone]]
+    for step in steps:  # GIT_TERMINAL_PROMPT=0: a wrong URL fails instead of asking for a password
+        done = subprocess.run(step, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env={{**os.environ, "GIT_TERMINAL_PROMPT": "0"}})
+        if done.returncode:
+            raise RuntimeError(f"could not install happy_utils from {{repo_url}} at {{repo_ref}}: {{' '.join(step)}}\\n"
+                               f"{{done.stdout.strip()}}\\nSet ${URL_ENV} and ${REF_ENV} to a repository and "
+                               f"one of its commits (delete {{clone}} to clone another URL), then run this cell again")
     importlib.invalidate_caches()  # the new package is importable in this kernel: no restart
     %cd {{clone}}/notebooks'''
 
