@@ -77,3 +77,23 @@ def test_execute_runs_at_the_preset_and_records_it_and_stale_sees_every_change(t
     with pytest.raises(Exception, match="no face"):
         execute(_notebook(sources / "01_x.ipynb", "raise ValueError('no face')"), copies, "smoke", tmp_path / "runs")
     assert made.read_text() == executed, "a failed execution leaves the former copy as it was"
+
+
+def test_a_release_leaves_the_copies_current_and_nothing_else_does(tmp_path):
+    """A release changes the pinned ref in every notebook's badge and install cell; that does nothing off Colab, so
+    the copies stay current. Any other change to those cells makes them stale."""
+    from happy_utils.experiments.colab import INSTALL_CELL, REPO_REF, badge
+
+    sources, copies = tmp_path / "notebooks", tmp_path / "copies"
+    sources.mkdir()
+    copies.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# 01\n\n{badge('01_x.ipynb')}"),
+                                         nbformat.v4.new_code_cell(INSTALL_CELL)])
+    nb.metadata[METADATA_KEY] = {"package_version": __version__}
+    nb.cells[1].execution_count = 1
+    nbformat.write(nb, copies / "01_x.ipynb")
+    released = json.loads(json.dumps(nb).replace(REPO_REF, "0123456789abcdef0123456789abcdef01234567"))
+    (sources / "01_x.ipynb").write_text(json.dumps(released))
+    assert stale(sources, copies) == {}
+    (sources / "01_x.ipynb").write_text(json.dumps(released).replace("pinned commit", "pinned tag"))
+    assert stale(sources, copies) == {"01_x.ipynb": "cell 1 differs from the source's (2 cells, the source 2)"}

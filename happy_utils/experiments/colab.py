@@ -64,6 +64,18 @@ if "google.colab" in sys.modules:
     %cd {{clone}}/notebooks'''
 
 
+#: Where a notebook names the pinned ref: its install cell's default and its badge's URL.
+_PINNED = (re.compile(rf'(os\.environ\.get\("{REF_ENV}", ")[^"]*(")'), re.compile(r"(/blob/)[^/]+(/notebooks/)"))
+
+
+def unpinned(text: str) -> str:
+    """A cell's text with the pinned ref left out: what a release changes in every notebook, and what does nothing off
+    Colab (so an executed copy made before a release still shows its source's code)."""
+    for pattern in _PINNED:
+        text = pattern.sub(r"\1REF\2", text)
+    return text
+
+
 def badge(notebook: str) -> str:
     """The "Open in Colab" badge of a notebook, at the pinned ref."""
     path = REPO_URL.removeprefix("https://github.com/")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from happy_utils import __version__
 
+from .colab import unpinned
+
 #: Where the executed copies are, from the repository's top.
 EXECUTED_DIR = "docs/notebooks"
 #: Where a copy records what made it.
@@ -25,7 +27,8 @@ METADATA_KEY = "happy_people"
 
 
 def _cells(nb: dict) -> list[tuple[str, str]]:
-    return [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]]
+    """Each cell's type and text, the pinned Colab ref left out (a release changes it in every notebook)."""
+    return [(c["cell_type"], unpinned("".join(c["source"]))) for c in nb["cells"]]
 
 
 def _commit(root: Path) -> str:
@@ -76,7 +79,8 @@ def execute(source: Path, out: Path, preset: str, runs_dir: Path, timeout: int =
 
 def stale(sources: Path, copies: Path) -> dict[str, str]:
     """Per source notebook whose executed copy is missing or out of date, why: a cell that differs (type or text),
-    another package version, no record of what made it, or an output that is an error."""
+    another package version, no record of what made it, or an output that is an error. The pinned Colab ref is not
+    compared: it does nothing off Colab, and a release changes it."""
     out = {}
     for source in sorted(Path(sources).glob("*.ipynb")):
         made = Path(copies) / source.name
