@@ -124,7 +124,7 @@ def run_browser(load: Callable[[str, int], tuple[list[dict], torch.Tensor]], see
     seed = widgets.Dropdown(options=list(seeds[variant.value]), description="seed")
     rank = widgets.IntSlider(value=0, min=0, max=0, description="rank", continuous_update=False)
     handle = DisplayHandle()
-    drawn: list[tuple] = []
+    drawn: list[tuple] = []  # the (variant, seed, rank) on show: none before the first figure
 
     def draw(_=None) -> None:
         if seed.value is None:  # between a new variant's options and its first seed
@@ -135,7 +135,7 @@ def run_browser(load: Callable[[str, int], tuple[list[dict], torch.Tensor]], see
         if drawn and drawn[-1] == shown:
             return
         first = not drawn
-        drawn.append(shown)
+        drawn[:] = [shown]
         order = np.argsort([-r["score"] for r in records], kind="stable")
         r = records[int(order[rank.value])]
         changed = (np.asarray(r["code"]) != np.asarray(r["base_code"])).reshape(8, 8)
