@@ -126,14 +126,13 @@ class Artifacts:
         self.say("loaded", f"notebook 03's surrogate ({target} target)", path)
         return saved["surrogate"]
 
+    def notebook_run_folder(self, notebook: str, **settings) -> Path:
+        """The folder of a notebook's run with these settings, said nowhere: how another notebook names the run it
+        reads (not "the newest", which depends on what was run last)."""
+        return self.notebooks / "-".join([notebook] + [f"{k}{v}" for k, v in settings.items()])
+
     def notebook_run(self, notebook: str, **settings) -> Path:
         """The folder of a notebook's run, named by its settings: the same settings resume it, others start anew."""
-        name = "-".join([notebook] + [f"{k}{v}" for k, v in settings.items()])
-        path = self.notebooks / name
+        path = self.notebook_run_folder(notebook, **settings)
         self.say("resuming" if path.is_dir() and any(path.iterdir()) else "starting", "a run", path)
         return path
-
-    def notebook_runs(self, notebook: str) -> list[Path]:
-        """Every finished or partial run a notebook made for this preset and source, oldest first."""
-        found = [p for p in self.notebooks.glob(f"{notebook}-*") if (p / "queries.jsonl").exists()]
-        return sorted(found, key=lambda p: p.stat().st_mtime)

@@ -27,7 +27,8 @@ def test_notebook_outputs_live_under_runs_notebooks_and_a_setting_names_its_run(
     (first / "queries.jsonl").write_text("{}\n")
     assert files.notebook_run("05", variant="vqvae-wr", budget=20, seed=0) == first
     assert "resuming a run" in capsys.readouterr().out
-    assert files.notebook_runs("05") == [first]
+    assert files.notebook_run_folder("05", variant="vqvae-wr", budget=20, seed=0) == first
+    assert "run" not in capsys.readouterr().out  # naming a folder to read it says nothing
 
 
 def test_the_surrogate_is_handed_from_03_to_04_only_for_the_vqvae_it_was_fitted_on(capsys):
