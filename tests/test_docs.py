@@ -6,6 +6,8 @@ One build (mkdocs --strict, which also fails on a page left out of the nav and o
 the tests of this module. It executes nothing: nbmake runs the sources, once.
 """
 
+import html
+import json
 import os
 import re
 import subprocess
@@ -94,6 +96,25 @@ def test_every_notebook_is_executed_and_rendered(site, notebook):
         assert "Traceback" not in text, f"{notebook.name}: an error output:\n{text[:2000]}"
         ename = stderr and re.search(r"^\s*\w*(Error|Exception)\b", text, re.MULTILINE)
         assert not ename, f"{notebook.name}: an error output:\n{text[:2000]}"
+
+
+DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_equations_reach_the_page_whole_for_mathjax(site, notebook):
+    """The maths of 02 (the VQ-VAE's loss), 04 (the MIO), 05 (the rank weights) and 06 (Top-K, FID, the tests) is in
+    their markdown cells as LaTeX; on the page each display equation is left whole (no markdown emphasis or escapes
+    taken out of it) for MathJax, which the page loads."""
+    cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "markdown"]
+    equations = [e.strip() for c in cells for e in DISPLAY_MATH.findall("".join(c["source"]))]
+    if notebook.name[:2] in {"02", "04", "05", "06"}:
+        assert equations, f"{notebook.name}: no display equation in its markdown"
+    page = _page(site / "notebooks", notebook.stem).read_text(encoding="utf-8")
+    assert not equations or "mathjax" in page.lower(), f"{notebook.name}: the page does not load MathJax"
+    text = html.unescape(page)
+    for equation in equations:
+        assert equation in text, f"{notebook.name}: this equation is not whole on the page:\n{equation}"
 
 
 @pytest.mark.parametrize("markdown", PAGES, ids=lambda p: p.stem)
