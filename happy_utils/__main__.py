@@ -1,5 +1,5 @@
-"""`python -m happy_utils ...`: the command line (see `happy_utils.cli`)."""
+"""`python -m happy_utils ...`: the command line (see `happy_utils.experiments.cli`)."""
 
-from .cli import main
+from .experiments.cli import main
 
 main()

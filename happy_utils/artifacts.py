@@ -14,10 +14,10 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Paths, Preset, check_source, get_paths, get_preset, repo_root
+from .config import Paths, Preset, check_source, device, get_paths, get_preset, repo_root
 from .data.faces import FaceDataset
 from .data.sources import load_faces
-from .generators.training import shipped_model
+from .generators.training import SHIPPED_DIR, shipped_model
 from .generators.vqvae import VQVAE, load_or_train_vqvae, vqvae_checkpoint
 from .latents import LatentSet, latent_set
 from .scorers.base import SmileScorer
@@ -45,6 +45,24 @@ class Artifacts:
     def of(cls, preset: Preset | str | None, source: str, verbose: bool = True) -> Artifacts:
         cfg = preset if isinstance(preset, Preset) else get_preset(preset)
         return cls(cfg, check_source(source), get_paths(), verbose)
+
+    def describe(self) -> str:
+        """What this notebook will work with, found before any work: the preset's sizes, the device, whether a
+        pretrained VQ-VAE of the preset is already there (shipped or cached) or will be trained, where outputs go."""
+        cfg = self.preset
+        label = f"{cfg.name}-w{cfg.vqvae_width}-seed0-*.pt"
+        shipped = sorted((self.paths.data / SHIPPED_DIR / "vqvae").glob(label))
+        cached = sorted((self.paths.cache / "vqvae").glob(label))
+        found = (f"a shipped VQ-VAE of this preset ({_show(shipped[0])}): no training needed when the faces match"
+                 if shipped else f"a cached VQ-VAE of this preset ({_show(cached[0])})" if cached
+                 else f"no VQ-VAE of this preset yet: notebook 02 trains one ({cfg.vqvae_epochs:g} epochs)")
+        return "\n".join([
+            f"preset {cfg.name}: {cfg.train_size:,} faces rendered for training, VQ-VAE width {cfg.vqvae_width}, "
+            f"{cfg.surrogate_trees} trees, t = {cfg.free_cells}, {cfg.budget} queries a run; source {self.source}; "
+            f"device {device().type}",
+            found,
+            f"this notebook's outputs: {_show(self.notebooks)}",
+            f"what the preset costs on this runtime: python -m happy_utils estimate --preset {cfg.name}"])
 
     def say(self, verb: str, what: str, path: Path) -> None:
         if self.verbose:
@@ -108,14 +126,13 @@ class Artifacts:
         self.say("loaded", f"notebook 03's surrogate ({target} target)", path)
         return saved["surrogate"]
 
+    def notebook_run_folder(self, notebook: str, **settings) -> Path:
+        """The folder of a notebook's run with these settings, said nowhere: how another notebook names the run it
+        reads (not "the newest", which depends on what was run last)."""
+        return self.notebooks / "-".join([notebook] + [f"{k}{v}" for k, v in settings.items()])
+
     def notebook_run(self, notebook: str, **settings) -> Path:
         """The folder of a notebook's run, named by its settings: the same settings resume it, others start anew."""
-        name = "-".join([notebook] + [f"{k}{v}" for k, v in settings.items()])
-        path = self.notebooks / name
+        path = self.notebook_run_folder(notebook, **settings)
         self.say("resuming" if path.is_dir() and any(path.iterdir()) else "starting", "a run", path)
         return path
-
-    def notebook_runs(self, notebook: str) -> list[Path]:
-        """Every finished or partial run a notebook made for this preset and source, oldest first."""
-        found = [p for p in self.notebooks.glob(f"{notebook}-*") if (p / "queries.jsonl").exists()]
-        return sorted(found, key=lambda p: p.stat().st_mtime)

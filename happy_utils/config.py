@@ -169,11 +169,12 @@ PLOT_STYLE = {
 }
 
 
-def setup(preset: str | None = None, seed: int = 0) -> Preset:
-    """Seed everything, set the one plot style, and return the preset (argument, $HAPPY_PRESET, or 'laptop')."""
+def setup(preset: Preset | str | None = None, seed: int = 0) -> Preset:
+    """Seed everything, set the one plot style, and return the preset (argument, $HAPPY_PRESET, or 'laptop'; one
+    already resolved is taken as it is)."""
     import matplotlib as mpl
 
-    cfg = get_preset(preset)
+    cfg = preset if isinstance(preset, Preset) else get_preset(preset)
     seed_everything(seed)
     mpl.rcParams.update(PLOT_STYLE)
     return cfg

@@ -56,7 +56,8 @@ def write_checksum(path: Path) -> None:
 
 
 def verify_checksum(path: Path, remedy: str) -> None:
-    """Fail clearly when a shipped file does not match the checksum written beside it; `remedy` says how to remake it."""
+    """Fail clearly when a shipped file does not match the checksum written beside it; `remedy` says how to remake
+    it."""
     path = Path(path)
     sums = path.parent / CHECKSUMS
     expected = {ln.split()[-1]: ln.split()[0] for ln in sums.read_text().splitlines() if ln.strip()} \

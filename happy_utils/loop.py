@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .config import Preset
 from .generators.base import Generator
 from .images import to_uint8
 from .latents import SURROGATE_TARGETS, LatentRows, LatentSet, label_latents
@@ -28,14 +29,17 @@ from .proposers.base import Proposal, Proposer
 from .proposers.manifold import ManifoldGuard
 from .proposers.mio import MIOProposer
 from .proposers.random_search import RandomProposer
-from .proposers.slsqp import SLSQPProposer
 from .records import RunDir
 from .scorers.base import SmileScorer
 
-#: How a query is proposed: the trees and the MIO over the t most important cells of a training code (the paper's
-#: method), t random cells of a training code set to random codes (the floor), or the continuous baseline's
-#: DNGO surrogate maximised by SLSQP under a Gaussian-mixture density constraint (a VAE's latent space).
-PROPOSERS = ("mio", "random", "slsqp")
+#: How a query is proposed, by name: the trees and the MIO over the t most important cells of a training code (the
+#: paper's method), or t random cells of a training code set to random codes (the floor). The experiment harness adds
+#: the paper's continuous baseline, "slsqp" (`experiments.baseline.slsqp`), which the lesson never uses.
+PROPOSERS: dict[str, Callable[[LoopConfig], Proposer]] = {
+    "mio": lambda cfg: MIOProposer(cfg.free_cells, cfg.n_trees, cfg.seed, cfg.retrain_every, cfg.fit_set, cfg.solver,
+                                   cfg.time_limit, cfg.beta, cfg.threads, cfg.guard),
+    "random": lambda cfg: RandomProposer(cfg.free_cells, cfg.seed),
+}
 
 
 @dataclass(frozen=True)
@@ -59,24 +63,37 @@ class LoopConfig:
     beta: float = 0.0  # exploration weight; 0 = pure exploitation
     proposer: str = "mio"  # how a query is proposed: see PROPOSERS
     threads: int = 1  # torch's and LightGBM's; torch's results depend on it, so a run records it
-    guard: ManifoldGuard = field(default_factory=ManifoldGuard)  # what keeps the MIO on the data (`proposers.manifold`); none: the paper's
+    # What keeps the MIO on the data (`proposers.manifold`); none: the paper's.
+    guard: ManifoldGuard = field(default_factory=ManifoldGuard)
 
     def __post_init__(self):
         problems = [msg for ok, msg in (
             (self.budget >= 1, f"budget must be >= 1, got {self.budget}"),
             (self.retrain_every >= 1, f"retrain_every (r) must be >= 1, got {self.retrain_every}"),
             (self.rank_k > 0, f"rank_k (k) must be > 0, got {self.rank_k}"),
-            (1 <= self.free_cells <= 64, f"free_cells (t) must be in 1..64, got {self.free_cells}"),
+            (isinstance(self.free_cells, (int, np.integer)) and 1 <= self.free_cells <= 64,
+             f"free_cells (t) must be an integer in 1..64, got {self.free_cells!r}"),
             (self.target in SURROGATE_TARGETS, f"target must be one of {SURROGATE_TARGETS}, got {self.target!r}"),
             (self.fit_set is None or min(self.fit_set) >= 0, f"fit_set must be None or two counts, got {self.fit_set}"),
             (self.beta >= 0, f"beta must be >= 0, got {self.beta}"),
-            (self.proposer in PROPOSERS, f"proposer must be one of {', '.join(PROPOSERS)}, got {self.proposer!r}"),
+            (self.proposer in PROPOSERS, f"proposer must be one of {', '.join(PROPOSERS)}, got {self.proposer!r} "
+                                         "(the continuous baseline's slsqp: import happy_utils.experiments.variants)"),
             (self.threads >= 1, f"threads must be >= 1, got {self.threads}"),
             (not self.guard.active or self.proposer == "mio",
              f"a guard ({self.guard.describe()}) is for the MIO, not the {self.proposer} proposer"),
         ) if not ok]
         if problems:
             raise ValueError("; ".join(problems))
+
+    @classmethod
+    def from_preset(cls, preset: Preset, seed: int = 0, **settings) -> LoopConfig:
+        """The preset's loop for one seed: the paper's VQ-VAE with weighted retraining at the preset's sizes, any
+        field overridden by `settings` (e.g. `guard=ManifoldGuard(neighbours=True)`, `weighted_retraining=False`)."""
+        sizes = dict(budget=preset.budget, retrain_every=preset.retrain_every, rank_k=preset.rank_k,
+                     free_cells=preset.free_cells, batch_size=preset.vqvae_batch_size, n_trees=preset.surrogate_trees,
+                     target=preset.surrogate_target, fit_set=preset.surrogate_fit_set,
+                     time_limit=preset.solver_time_limit_s)
+        return cls(seed=seed, **{**sizes, **settings})
 
     def as_record(self) -> dict:
         """The settings as a run's config.json records them: without the guard when there is none, as runs made
@@ -88,12 +105,7 @@ class LoopConfig:
 
     def make_proposer(self) -> Proposer:
         """A fresh proposer of this run's kind."""
-        if self.proposer == "mio":
-            return MIOProposer(self.free_cells, self.n_trees, self.seed, self.retrain_every, self.fit_set,
-                               self.solver, self.time_limit, self.beta, self.threads, self.guard)
-        if self.proposer == "random":
-            return RandomProposer(self.free_cells, self.seed)
-        return SLSQPProposer(self.retrain_every, self.seed, self.fit_set)
+        return PROPOSERS[self.proposer](self)
 
 
 def rank_weights(values: np.ndarray, k: float) -> np.ndarray:

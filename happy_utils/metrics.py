@@ -11,8 +11,7 @@ queries, drawn from query 1 on, takes the worst score while fewer than K exist, 
 from __future__ import annotations
 
 import numpy as np
-import torch
-from scipy.stats import binomtest, fisher_exact, ttest_rel
+from scipy.stats import binomtest, ttest_rel
 from scipy.stats import t as student_t
 
 
@@ -44,7 +43,7 @@ def topk_curve(scores, codes, k: int) -> np.ndarray:
     A code queried again adds no new point; while fewer than K unique points exist, the worst of them
     (`kth_best_or_worst`: Figure 3's convention, said in the curves' legends).
     """
-    first = _first_occurrences(codes)
+    first = first_occurrences(codes)
     curve, unique = np.empty(len(first)), []
     for q, score in enumerate(np.asarray(scores, dtype=np.float64)):
         if first[q]:
@@ -53,18 +52,13 @@ def topk_curve(scores, codes, k: int) -> np.ndarray:
     return curve
 
 
-def mean_std(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation over seeds of curves of equal length."""
-    stacked = np.stack([np.asarray(c, dtype=np.float64) for c in curves])
-    return stacked.mean(axis=0), stacked.std(axis=0)
-
-
 def unique_scores(scores, codes) -> np.ndarray:
     """The scores of the first occurrence of each distinct code."""
-    return np.asarray(scores, dtype=np.float64)[_first_occurrences(codes)]
+    return np.asarray(scores, dtype=np.float64)[first_occurrences(codes)]
 
 
-def _first_occurrences(codes) -> np.ndarray:
+def first_occurrences(codes) -> np.ndarray:
+    """Per code, whether it is the first of its kind: Top-K counts each distinct code once."""
     seen: set[bytes] = set()
     first = []
     for code in codes:
@@ -75,52 +69,6 @@ def _first_occurrences(codes) -> np.ndarray:
     return np.array(first, dtype=bool)
 
 
-TOP_KS = (10, 50)
-#: What `topk_summary` gives of a set of scores, besides its size.
-SUMMARY_KEYS = tuple(f"top{k}" for k in TOP_KS) + ("best", "mean")
-TIME_KEYS = ("fit_s", "solve_s", "decode_score_s", "retrain_s")
-
-
-def topk_summary(values: np.ndarray) -> dict:
-    """Top10, Top50, the best and the mean of a set of scores, and how many there are (n). A Top-K of fewer than K
-    scores is None (n/a), as are the best and the mean of an empty set."""
-    values = np.asarray(values, dtype=np.float64).ravel()
-    n = int(values.size)
-    return {"n": n, **{f"top{k}": kth_best(values, k) if n >= k else None for k in TOP_KS},
-            "best": float(values.max()) if n else None, "mean": float(values.mean()) if n else None}
-
-
-def seed_summary(records: list[dict], realism: dict | None = None) -> dict:
-    """Top10, Top50 and the best of one seed's unique queries, by the oracle and by the judge, and time per query.
-
-    With `realism` (per query: "passed" and the re-render's "true_degree"), also how many queries pass and their
-    fraction, the same figures over the unique queries that pass ("valid", their Top-K n/a when fewer than K pass),
-    the true degree of the valid ones, and the inverse network's reading of every query ("reading_any": for a query
-    that fails realism the re-render does not explain the image, so this is a reading, not a true degree).
-    """
-    codes = [r["code"] for r in records]
-    first = _first_occurrences(codes)
-    out: dict = {"queries": len(records)}
-    for scorer, key in (("oracle", "score"), ("judge", "judge")):
-        values = [r[key] for r in records]
-        if any(v is None for v in values):
-            continue
-        out[scorer] = topk_summary(np.asarray(values, dtype=np.float64)[first])
-    if realism is not None:
-        passed = np.asarray(realism["passed"], dtype=bool)
-        true_degree = np.asarray(realism["true_degree"], dtype=np.float64)
-        out["realism"] = {"passed": int(passed.sum()), "pass_fraction": float(passed.mean()),
-                          "valid_oracle": topk_summary(np.array([r["score"] for r in records])[first & passed]),
-                          "valid_true_degree": topk_summary(true_degree[first & passed]),
-                          "reading_any": topk_summary(true_degree[first])}
-        if "judge" in out:
-            out["realism"]["valid_judge"] = topk_summary(np.array([r["judge"] for r in records])[first & passed])
-    out["unique"] = int(first.sum())
-    out["seconds_per_query"] = {k: float(np.mean([r["times"][k] for r in records])) for k in TIME_KEYS}
-    out["solver_statuses"] = sorted({r["status"] for r in records})
-    return out
-
-
 def interval(values) -> dict:
     """Mean, standard deviation and the half-width of the 95% confidence interval of the mean (Student's t) of the
     numbers given (None skipped), and how many there were."""
@@ -129,38 +77,6 @@ def interval(values) -> dict:
         return {"mean": None, "std": None, "ci95": None, "n": 0}
     half = float(student_t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else None
     return {"mean": float(x.mean()), "std": float(x.std()), "ci95": half, "n": len(x)}
-
-
-def interval_of_all(values) -> dict:
-    """`interval` of per-seed figures when every seed has one; else n/a (mean None), with how many seeds had one
-    (`n`) of how many (`seeds`): a mean over the seeds that happen to have a figure is another quantity."""
-    values = list(values)
-    defined = [v for v in values if v is not None]
-    if len(defined) < len(values):
-        return {"mean": None, "std": None, "ci95": None, "n": len(defined), "seeds": len(values)}
-    return {**interval(defined), "seeds": len(values)}
-
-
-def aggregate(per_seed: dict) -> dict:
-    """Over seeds, every figure of `seed_summary` outputs: a mean with its 95% interval (n/a where a seed lacks the
-    figure, e.g. a valid Top10 of a seed with fewer than 10 valid queries); the realism pass counts pooled, with a
-    Wilson interval; per seed, how many queries are valid."""
-    seeds = list(per_seed.values())
-    out: dict = {}
-    for scorer in ("oracle", "judge"):
-        if all(scorer in s for s in seeds):
-            out[scorer] = {key: interval_of_all([s[scorer][key] for s in seeds]) for key in SUMMARY_KEYS}
-    if all("realism" in s for s in seeds):
-        passed, queries = sum(s["realism"]["passed"] for s in seeds), sum(s["queries"] for s in seeds)
-        out["realism"] = {"pass": proportion(passed, queries),
-                          "pass_fraction_per_seed": [s["realism"]["pass_fraction"] for s in seeds],
-                          "valid_per_seed": [s["realism"]["valid_oracle"]["n"] for s in seeds]}
-        for part in ("valid_oracle", "valid_judge", "valid_true_degree", "reading_any"):
-            if part in seeds[0]["realism"]:
-                out["realism"][part] = {key: interval_of_all([s["realism"][part][key] for s in seeds])
-                                        for key in SUMMARY_KEYS}
-    out["seconds_per_query"] = {k: float(np.mean([s["seconds_per_query"][k] for s in seeds])) for k in TIME_KEYS}
-    return out
 
 
 def proportion(successes: int, n: int) -> dict:
@@ -178,44 +94,6 @@ def wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float | No
         raise ValueError(f"wilson: {successes} successes of {n} trials")
     ci = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
     return float(ci.low), float(ci.high)
-
-
-def fisher_test(a: tuple[int, int], b: tuple[int, int]) -> dict:
-    """Fisher's exact test (two-sided) that two pooled proportions (successes, trials) are equal, with the
-    difference of the fractions."""
-    (sa, na), (sb, nb) = a, b
-    result = fisher_exact([[sa, na - sa], [sb, nb - sb]])
-    return {"a": [int(sa), int(na)], "b": [int(sb), int(nb)], "difference": sa / na - sb / nb,
-            "odds_ratio": None if not np.isfinite(result.statistic) else float(result.statistic),
-            "p": float(result.pvalue)}
-
-
-def curves(records_by_seed: dict, k: int, key: str = "score") -> list[np.ndarray]:
-    """The TopK curve of every seed."""
-    return [topk_curve([r[key] for r in recs], [r["code"] for r in recs], k) for recs in records_by_seed.values()]
-
-
-def best_unique(records: list[dict], n: int) -> list[int]:
-    """Indices of the n best-scoring queries (oracle), each code counted once."""
-    seen, order = set(), []
-    for i in np.argsort([-r["score"] for r in records], kind="stable"):
-        key = np.asarray(records[i]["code"]).tobytes()
-        if key not in seen:
-            seen.add(key)
-            order.append(int(i))
-    return order[:n]
-
-
-def near_duplicates(images, rms: float = 0.02) -> int:
-    """How many images repeat an earlier one within an RMS pixel difference of `rms` (on a 0-1 scale).
-
-    Why: Top-K counts unique *latent points*; a continuous latent never repeats exactly, so near-identical decoded
-    faces count as new points there. This tells how many queries showed nothing new.
-    """
-    x = torch.as_tensor(images).float().flatten(1)
-    x = x / 255.0 if torch.as_tensor(images).dtype == torch.uint8 else x
-    d = torch.cdist(x, x) / x.shape[1] ** 0.5
-    return int(torch.triu(d < rms, diagonal=1).any(dim=0).sum())
 
 
 def sign_flip_p(differences) -> float:

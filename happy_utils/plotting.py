@@ -7,10 +7,10 @@ Why: a person would rather look at faces than read numbers; the same figure must
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from matplotlib.patches import Rectangle
-from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from . import metrics
 from .data import world
@@ -238,7 +238,7 @@ def query_trace(records: list[dict], reference: float | None = None) -> plt.Figu
     q = np.array([r["index"] for r in records])  # the same numbers as the queried faces' titles
     ax.plot(q, scores, "o", ms=4, label="query")
     ax.plot(q, np.maximum.accumulate(scores), "-", label="best so far")
-    retrains = [r["index"] for r in records if r.get("retrain")]  # a fine-tune comes before the query it is recorded with
+    retrains = [r["index"] for r in records if r.get("retrain")]  # a fine-tune comes before its query
     for i, x in enumerate(retrains):
         ax.axvline(x - 0.5, color="tab:green", lw=0.8, alpha=0.5, label="fine-tune" if i == 0 else None)
     if reference is not None:
@@ -262,6 +262,35 @@ def weight_curve(weights: np.ndarray, highlight: np.ndarray | None = None) -> pl
     ax.set(xlabel="rank + 1 (1 = best)", ylabel="sampling weight", title="Rank weights")
     ax.legend(fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+LOOP_STEPS = (  # the paper's Figure 2, as boxes: (label, x, y) in axes coordinates; arrows follow this order
+    ("training data X\n(restricted faces\n+ queries so far)", 0.11, 0.78),
+    ("VQ-VAE encoder e", 0.37, 0.78),
+    ("latent codes z = e(x)\n(8x8 code indices)", 0.63, 0.78),
+    ("LightGBM trees h(z)\n(categorical splits)", 0.89, 0.78),
+    ("ENTMOOT MIO: max h\nover the t important cells", 0.89, 0.30),
+    ("decoder: x~ = d(z~)", 0.63, 0.30),
+    ("black box f(x~)\n(the oracle)", 0.37, 0.30),
+    ("append (x~, f(x~));\nevery r queries: a rank-\nweighted VQ-VAE fine-tune", 0.11, 0.30),
+)
+
+
+def loop_diagram() -> plt.Figure:
+    """The method's loop as boxes and arrows (the paper's Figure 2): a lesson's map of which step each function is."""
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    ax.set_axis_off()
+    for label, x, y in LOOP_STEPS:
+        ax.add_patch(FancyBboxPatch((x - 0.105, y - 0.13), 0.21, 0.26, boxstyle="round,pad=0.01", fc="#eef3fb",
+                                    ec="tab:blue", transform=ax.transAxes))
+        ax.text(x, y, label, ha="center", va="center", fontsize=8.5, transform=ax.transAxes)
+    steps = [(x, y) for _, x, y in LOOP_STEPS] + [(LOOP_STEPS[0][1], LOOP_STEPS[0][2])]
+    for (x0, y0), (x1, y1) in zip(steps, steps[1:]):
+        dx, dy = np.sign(x1 - x0) * 0.105, np.sign(y1 - y0) * 0.13
+        ax.add_patch(FancyArrowPatch((x0 + dx, y0 + dy), (x1 - dx, y1 - dy), arrowstyle="-|>", mutation_scale=12,
+                                     color="0.3", transform=ax.transAxes))
+    ax.set_title("The loop (the paper's Figure 2): r queries between fine-tunes, budget queries in all", fontsize=10)
     return fig
 
 

@@ -3,8 +3,8 @@ import pytest
 
 from happy_utils.artifacts import Artifacts
 from happy_utils.config import repo_root
+from happy_utils.experiments.planted import planted_codes
 from happy_utils.generators.vqvae import VQVAE, VQVAEConfig
-from happy_utils.surrogates.planted import planted_codes
 from happy_utils.surrogates.trees import fit_trees
 
 
@@ -27,7 +27,8 @@ def test_notebook_outputs_live_under_runs_notebooks_and_a_setting_names_its_run(
     (first / "queries.jsonl").write_text("{}\n")
     assert files.notebook_run("05", variant="vqvae-wr", budget=20, seed=0) == first
     assert "resuming a run" in capsys.readouterr().out
-    assert files.notebook_runs("05") == [first]
+    assert files.notebook_run_folder("05", variant="vqvae-wr", budget=20, seed=0) == first
+    assert "run" not in capsys.readouterr().out  # naming a folder to read it says nothing
 
 
 def test_the_surrogate_is_handed_from_03_to_04_only_for_the_vqvae_it_was_fitted_on(capsys):
@@ -75,3 +76,15 @@ def test_the_latent_set_says_whether_its_vqvae_was_trained_or_loaded(capsys):
     out = capsys.readouterr().out
     assert "loaded the VQ-VAE: " in out and "smoke-w8-" in out
     assert np.array_equal(first.rows, again.rows)
+
+
+def test_the_setup_cell_says_whether_a_vqvae_ships_is_cached_or_must_be_trained(isolated_folders):
+    laptop = Artifacts.of("laptop", "synthetic").describe()  # the repository ships the laptop preset's VQ-VAE
+    assert "a shipped VQ-VAE of this preset (" in laptop and "data/generators/vqvae/laptop-w32-seed0-" in laptop
+    assert "device" in laptop and "python -m happy_utils estimate --preset laptop" in laptop
+    smoke = Artifacts.of("smoke", "synthetic")
+    assert "no VQ-VAE of this preset yet: notebook 02 trains one (4 epochs)" in smoke.describe()
+    cached = isolated_folders / "cache" / "vqvae" / "smoke-w8-seed0-0123456789abcdef.pt"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"")
+    assert "a cached VQ-VAE of this preset (" in smoke.describe() and cached.name in smoke.describe()

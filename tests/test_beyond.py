@@ -10,7 +10,8 @@ from happy_utils.experiments.seed_measures import write_seed
 
 def _seed(seed: int, passed: list[bool], true: list[float], scores: list[float], variant: str = "vqvae-wr-x") -> dict:
     records = [{"code": [seed, i], "score": s, "judge": None, "status": "optimal",
-                "times": dict.fromkeys(("fit_s", "solve_s", "decode_score_s", "retrain_s"), 0.0)} for i, s in enumerate(scores)]
+                "times": dict.fromkeys(("fit_s", "solve_s", "decode_score_s", "retrain_s"), 0.0)}
+               for i, s in enumerate(scores)]
     return {"variant": variant, "seed": seed, "queries": len(records), "records": records,
             "realism": {"passed": passed, "true_degree": true}}
 

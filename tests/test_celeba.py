@@ -4,10 +4,10 @@ import pytest
 import torch
 from celeba_fixture import make_celeba
 
-from happy_utils.cli import main
 from happy_utils.config import get_preset
 from happy_utils.data.celeba import find_celeba, read_annotation, read_split
 from happy_utils.data.sources import load_faces
+from happy_utils.experiments.cli import main
 from happy_utils.scorers.predictor import AttributePredictor, save_predictor
 
 

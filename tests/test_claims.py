@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from happy_utils import metrics
-from happy_utils.cli import main
-from happy_utils.experiments import claims, claims_report, seed_measures
+from happy_utils.experiments import claims, claims_report, seed_measures, summaries
+from happy_utils.experiments.cli import main
 from happy_utils.experiments.compare import load_variant
 from happy_utils.loop import rank_weights
 from happy_utils.records import RunDir
@@ -90,7 +90,8 @@ def test_weighting_report_measures_the_rank_weights_and_fine_tune_steps():
 
 
 def test_surrogate_reach_compares_each_prediction_with_the_best_point_seen_then():
-    records = {0: [{"score": 1.0, "surrogate": 2.5}, {"score": 3.0, "surrogate": 2.8}, {"score": 0.5, "surrogate": 2.9}]}
+    records = {0: [{"score": 1.0, "surrogate": 2.5}, {"score": 3.0, "surrogate": 2.8},
+                   {"score": 0.5, "surrogate": 2.9}]}
     reach = claims.surrogate_reach(records, training_best=2.6)
     # best so far: 2.6, 2.6, 3.0 -> only the second prediction aims above it
     assert reach["above_best_so_far"] == pytest.approx(1 / 3)
@@ -203,7 +204,7 @@ def test_interim_shows_the_seeds_measured_so_far_and_the_pair_over_its_common_se
         for s in seeds:
             m = _measured(plan, v, s)
             lift = 0.5 + 0.1 * s if v == "vqvae-wr" else 0.0
-            times = dict.fromkeys(metrics.TIME_KEYS, 1.0)
+            times = dict.fromkeys(summaries.TIME_KEYS, 1.0)
             m["records"] = [r | {"score": r["score"] + lift, "status": "optimal", "times": times} for r in m["records"]]
             seed_measures.write_seed(plan.seed_file(tmp_path, v, s), m)
     text = claims.interim(plan, tmp_path)
@@ -282,10 +283,12 @@ def test_verdicts_read_every_figure_from_the_summaries(tmp_path):
     t = results["claims"]["paired"]["tests"]["top10"]["6"]
     fid = results["claims"]["tradeoff"][0]["fid"]["world"]
     share = results["claims"]["tradeoff"][0]["pass"]
+    valid = results["claims"]["tradeoff"][0]["valid_top10"]  # a seed has fewer than 10 valid queries: n/a, counted
     text = claims_report.verdicts(results, template)
     assert " ".join(text.split()) == (
         f"Top10 {t['mean']:+.3f}, p {t['p_t']:.2f}; t = 4: valid Top10 n/a, FID {fid['mean']:.1f} ± {fid['ci95']:.1f}, "
-        f"valid n/a, {share['count']} of {share['n']}: {share['fraction']:.1%} [{share['wilson95'][0]:.1%}, "
+        f"valid n/a ({valid['n']} of {valid['seeds']} seeds), {share['count']} of {share['n']}: "
+        f"{share['fraction']:.1%} [{share['wilson95'][0]:.1%}, "
         f"{share['wilson95'][1]:.1%}], sign-flip p = {t['p_sign_flip']:.3g}.") and text.endswith(".\n")
     template.write_text("{claims.paired.tests.top10.7.mean:.2f}")
     with pytest.raises(ValueError, match=r"verdicts.md: \{claims.paired.tests.top10.7.mean\} names no figure .*'7'"):
@@ -398,3 +401,21 @@ def test_claims_command_runs_measures_and_reports_at_smoke(isolated_folders, cap
     assert again["records"] == before["records"] and again["realism"] == before["realism"]
     assert again["fid"]["inception"]["3-5"] == pytest.approx(before["fid"]["inception"]["3-5"], rel=1e-3)
     assert len(RunDir.existing(runs / "long-6" / "vqvae-wr" / "seed1").records()) == 6
+
+
+def test_the_console_and_the_readme_print_a_figure_over_seeds_one_way():
+    from happy_utils.experiments.tables import comparison_text, pm
+
+    one_seed, two_seeds = metrics.interval([2.5]), metrics.interval([2.0, 3.0])
+    some_lack_it = summaries.interval_of_all([2.0, None])
+    assert pm(one_seed) == "2.50"  # no interval from one seed: the mean alone, never its standard deviation
+    assert pm(two_seeds) == f"2.50 ± {two_seeds['ci95']:.2f}" and two_seeds["ci95"] > two_seeds["std"]
+    assert pm(some_lack_it) == "n/a (1 of 2 seeds)" and pm(some_lack_it, compact=True) == "n/a (1/2)"
+    fields = claims_report._SummaryFields({"x": two_seeds}, Path("verdicts.md"))
+    assert fields.format("{x:.2f±}") == pm(two_seeds)  # a README template's figure
+    row = {"t": 8, "oracle": {"top10": one_seed, "top50": two_seeds}, "realism": None, "control": None,
+           "fid": {"inception": {"3-5": 50.0}}, "judge": None, "near_duplicates": 0, "paper": {}}
+    result = {"fid_extractors": {"inception": "InceptionV3"}, "variants": {"vqvae-wr": row},
+              "training_set": {"fid": {"inception": {"3-5": 40.0}}}, "fid_notes": [], "ablation": []}
+    printed = comparison_text(result).splitlines()[3]
+    assert printed.split()[:4] == ["vqvae-wr", "8", "2.50", "2.50"] and pm(two_seeds) in printed

@@ -1,11 +1,14 @@
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from happy_utils.cli import main
 from happy_utils.experiments import compare as compare_module
+from happy_utils.experiments.cli import main
 from happy_utils.experiments.variants import VARIANTS
+from happy_utils.results import COMPARISON_TEXT
 from happy_utils.scorers.loading import evaluate_scorers
 
 
@@ -102,7 +105,8 @@ def test_run_variant_without_retraining_and_overrides(tmp_path):
     with pytest.raises(SystemExit, match="--seeds must"):
         main(["run", "--preset", "smoke", "--seeds", "0-x", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="variant vqvae-wr-t4 fixes free_cells = 4, so --free-cells 8 contradicts it"):
-        main(["run", "--preset", "smoke", "--variant", "vqvae-wr-t4", "--free-cells", "8", "--out", str(tmp_path / "y")])
+        main(["run", "--preset", "smoke", "--variant", "vqvae-wr-t4", "--free-cells", "8",
+              "--out", str(tmp_path / "y")])
     assert not (tmp_path / "y").exists()  # refused before anything was written
 
 
@@ -120,7 +124,8 @@ def test_compare_runs_each_variant_then_reads_them_back(tmp_path, capsys, monkey
     # Table 1 names the t each run really had: the smoke preset's 4, not the paper's 8.
     assert set(result["variants"]) == {"vqvae-wr", "random"} and result["ablation"] == [{"t": 4, "variant": "vqvae-wr"}]
     row = result["variants"]["vqvae-wr"]
-    assert row["paper"] == json.loads(json.dumps(VARIANTS["vqvae-wr"].paper)) and result["variants"]["random"]["paper"] == {}
+    assert row["paper"] == json.loads(json.dumps(VARIANTS["vqvae-wr"].paper))
+    assert result["variants"]["random"]["paper"] == {}
     assert set(row["fid"]) == {"inception", "world", "smile"} and set(row["fid"]["inception"]) == {"3-5", "3", "4", "5"}
     assert 0 <= row["realism"]["pass"]["fraction"] <= 1 and row["t"] == 4
     # the t = 0 control: the pretrained VQ-VAE's reconstructions of the same 3 base faces, for both variants
@@ -137,6 +142,7 @@ def test_compare_runs_each_variant_then_reads_them_back(tmp_path, capsys, monkey
         assert (out / f"{name}.png").stat().st_size > 1000
     printed = capsys.readouterr().out
     assert "Table 1" in printed and "FIDs against degrees 3-5: inception: InceptionV3 pool3" in printed
+    assert (out / COMPARISON_TEXT).read_text().strip() in printed  # what notebook 06 shows is what was printed
     # Finished variants are read back: a second comparison runs no experiment at all.
     monkeypatch.setattr(compare_module, "start_run", lambda *a, **k: pytest.fail("a finished variant was rerun"))
     main(["compare", "--preset", "smoke", "--seeds", "0", "--budget", "3", "--variants", "random",
@@ -155,7 +161,8 @@ def test_pretrain_trains_ships_and_a_fresh_cache_takes_the_shipped_model(tmp_pat
     monkeypatch.setenv("HAPPY_DATA_DIR", str(tmp_path / "data"))
     main(["pretrain", "--preset", "smoke"])
     made = _last_json(capsys)
-    assert made["generator"] == "vqvae" and made["made_by"]["faces"] == "synthetic n=1200 seed=101 renderer=1 | level<=2"
+    assert made["generator"] == "vqvae"
+    assert made["made_by"]["faces"] == "synthetic n=1200 seed=101 renderer=1 | level<=2"
     assert made["fit"]["faces"] == 256 and "latents" not in made["fit"]
     main(["pretrain", "--preset", "smoke", "--ship"])
     shipped = tmp_path / "data" / "generators" / "vqvae" / Path(made["path"]).name
@@ -177,3 +184,25 @@ def test_pretrain_trains_ships_and_a_fresh_cache_takes_the_shipped_model(tmp_pat
 def test_the_renderer_command_compares_with_the_stored_probe(capsys):
     main(["renderer"])
     assert "within rounding" in capsys.readouterr().out
+
+
+def test_without_ray_the_seeds_run_here_and_more_workers_say_how_to_get_it(monkeypatch, capsys, tmp_path):
+    from happy_utils.experiments.fanout import default_workers
+
+    assert default_workers(1) == max(1, os.cpu_count() or 1)  # Ray installed: one task per core
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    assert default_workers(1) == 1
+    for flags in (["--workers", "2"], ["--address", "127.0.0.1:6379"]):
+        with pytest.raises(SystemExit) as stopped:
+            main(["run", "--preset", "smoke", "--seeds", "0", "--out", str(tmp_path / "run"), *flags])
+        assert 'Ray is not installed: pip install -e ".[ray]"' in str(stopped.value) and flags[0] in str(stopped.value)
+    assert not (tmp_path / "run").exists()  # refused before any work
+
+
+def test_estimate_says_what_the_preset_costs_on_this_runtime(capsys):
+    main(["estimate", "--preset", "smoke"])
+    printed = capsys.readouterr().out
+    assert "runtime: no GPU" in printed or "runtime: GPU" in printed
+    for stage in ("VQ-VAE training (notebook 02", "notebook 05's run of 6 queries",
+                  "one seed of the main job (6 queries)"):
+        assert stage in printed

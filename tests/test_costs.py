@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from happy_utils.config import get_preset
-from happy_utils.costs import UnitCosts, runtime_report, seed_cost
+from happy_utils.experiments.costs import UnitCosts, runtime_report, seed_cost
 
 
 def test_a_seed_costs_one_full_epoch_then_a_tenth_per_cycle_and_a_fit_and_solve_per_query():
@@ -22,7 +22,9 @@ def test_a_seed_costs_one_full_epoch_then_a_tenth_per_cycle_and_a_fit_and_solve_
 
 def test_the_runtime_report_names_the_device_and_costs_the_preset():
     text = runtime_report(get_preset("smoke"))
-    assert text.startswith("runtime: GPU: ") == torch.cuda.is_available() != ("CPU only" in text)
+    gpu = torch.cuda.is_available()
+    assert text.startswith("runtime: GPU: ") is gpu
+    assert ("CPU only" in text) is not gpu
     assert "preset 'smoke'" in text
     for what in ("VQ-VAE training (notebook 02", "notebook 05's run of 6 queries", "one seed of the main job (6"):
         assert re.search(re.escape(what) + r".*about \d+ (s|min|h)", text), what

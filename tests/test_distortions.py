@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from happy_utils.data import world
-from happy_utils.scorers.distortions import DISTORTIONS, distort
+from happy_utils.experiments.distortions import DISTORTIONS, distort
 
 
 @pytest.fixture(scope="module")

@@ -293,8 +293,8 @@ def test_a_state_written_before_states_kept_records_is_still_resumed(tmp_path, l
     assert len(RunDir.existing(run).records()) == 3
     assert _codes(run_loop(run, latent, CFG, oracle, progress=False).records) == straight
     (older / QUERIES).write_text("".join((older / QUERIES).read_text().splitlines(keepends=True)[:2]))
-    with pytest.raises(RunDirError, match="holds 2 records and state.pt 3 queries, and this state \\(an older format\\) "
-                                          "keeps no copy of them"):
+    with pytest.raises(RunDirError, match="holds 2 records and state.pt 3 queries, and this state "
+                                          "\\(an older format\\) keeps no copy of them"):
         run_loop(older, latent, CFG, oracle, progress=False)
 
 

@@ -142,7 +142,8 @@ def test_kid_is_the_unbiased_polynomial_mmd_near_zero_for_one_distribution_and_g
     one = fid.kid(x, y, subsets=1)  # 12 of 12: the subset is the whole set, in another order
     assert one["subset_size"] == 12 and one["value"] == pytest.approx(_mmd2_unbiased(x, y), rel=1e-9)
     # unbiased: over many small sets of one distribution its mean is 0 (a biased estimate sits above it)
-    same = [fid.kid(rng.normal(size=(20, 8)), rng.normal(size=(200, 8)), subsets=5, seed=i)["value"] for i in range(200)]
+    same = [fid.kid(rng.normal(size=(20, 8)), rng.normal(size=(200, 8)), subsets=5, seed=i)["value"]
+            for i in range(200)]
     assert abs(np.mean(same)) < 3 * np.std(same) / np.sqrt(len(same)) and min(same) < 0
     shifted = [fid.kid(rng.normal(size=(20, 8)), rng.normal(0.5, size=(200, 8)), subsets=5, seed=i)["value"]
                for i in range(20)]

@@ -2,10 +2,10 @@
 
 import numpy as np
 
+from happy_utils.experiments.planted import planted_codes
 from happy_utils.proposers import mio
 from happy_utils.proposers.mio import MIOProposer
 from happy_utils.surrogates.fit_set import best_and_random, cycle_rows
-from happy_utils.surrogates.planted import planted_codes
 
 
 def test_best_and_random_keeps_the_best_and_draws_the_rest():

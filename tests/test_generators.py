@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from happy_utils.data.faces import render_faces
+from happy_utils.experiments.baseline.vae import VAE, VAEConfig
 from happy_utils.generators.base import Generator
-from happy_utils.generators.vae import VAE, VAEConfig
 from happy_utils.generators.vqvae import VQVAE, VQVAEConfig
 
 KINDS = {

@@ -8,7 +8,7 @@ from loop_fixture import CFG
 from happy_utils import loop
 from happy_utils import records as records_module
 from happy_utils.data.faces import render_faces
-from happy_utils.generators.vae import VAE, VAEConfig, train_vae
+from happy_utils.experiments.baseline.vae import VAE, VAEConfig, train_vae
 from happy_utils.generators.vqvae import VQVAE
 from happy_utils.images import to_uint8
 from happy_utils.latents import LatentSet, label_latents

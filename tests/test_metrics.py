@@ -1,9 +1,8 @@
+import numpy as np
 import pytest
 
-import numpy as np
-
-from happy_utils.metrics import (aggregate, fisher_test, kth_best, kth_best_or_worst, near_duplicates, proportion,
-                                  seed_summary, topk_curve, unique_scores, wilson)
+from happy_utils.experiments.summaries import aggregate, fisher_test, near_duplicates, seed_summary
+from happy_utils.metrics import kth_best, kth_best_or_worst, proportion, topk_curve, unique_scores, wilson
 
 
 def test_kth_best_refuses_fewer_scores_than_k_and_the_curve_convention_has_its_own_name():

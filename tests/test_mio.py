@@ -3,9 +3,9 @@ import sys
 import numpy as np
 import pytest
 
+from happy_utils.experiments.planted import planted_codes
 from happy_utils.proposers import milp, mio
 from happy_utils.surrogates import entmoot_compat as ec
-from happy_utils.surrogates.planted import planted_codes
 from happy_utils.surrogates.trees import TreeModel, fit_trees, parse_trees
 
 
@@ -19,7 +19,8 @@ def _small_ensemble(seed: int, F=6, V=8, n=150, uncertainty=False):
     """A random ensemble over F categorical features of V values, fitted through entmoot."""
     rng = np.random.default_rng(seed)
     X = rng.integers(0, V, (n, F))
-    y = rng.normal(0, 1, (F, V))[np.arange(F), X].sum(axis=1) + rng.normal(0, 1, V)[X[:, 0]] * rng.normal(0, 1, V)[X[:, 1]]
+    main_effects = rng.normal(0, 1, (F, V))[np.arange(F), X].sum(axis=1)  # drawn first, as before the interaction
+    y = main_effects + rng.normal(0, 1, V)[X[:, 0]] * rng.normal(0, 1, V)[X[:, 1]]
     problem = ec.categorical_problem(F, V)
     enting = ec.make_enting(problem, {"num_boost_round": 25, "max_depth": 2, "num_leaves": 4, "min_data_in_leaf": 3,
                                       "min_data_per_group": 3, "learning_rate": 0.3, "cat_smooth": 1.0,
@@ -97,7 +98,7 @@ def test_a_wrong_answer_is_caught(latent):
     with pytest.raises(mio.MIOCheckError, match="trees give"):
         mio.check_solution(result, model.tree_model, X[2])
     result.objective -= 0.5
-    result.code[0] = (result.code[0] + 1) % 256 if 0 not in result.free else result.code[0]
+    result.code[0] = (result.code[0] + 1) % 256 if 0 not in result.cells else result.code[0]
     with pytest.raises(mio.MIOCheckError, match="fixed cell"):
         mio.check_solution(result, model.tree_model, X[2])
 

@@ -40,3 +40,12 @@ def test_crop_boxes_draws_the_detected_box_and_the_cropped_square():
     assert square.get_xy() == (left, top) and square.get_width() == side
     assert after.images[0].get_array().shape == (64, 64, 3)
     assert not before_none.patches and after_none.get_title() == "no face: skipped"
+
+
+def test_the_loop_diagram_draws_each_step_once_and_closes_the_loop_with_arrows():
+    ax = plotting.loop_diagram().axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == [label for label, _, _ in plotting.LOOP_STEPS]
+    assert any("ENTMOOT MIO" in t for t in texts) and any("fine-tune" in t for t in texts)
+    arrows = [p for p in ax.patches if type(p).__name__ == "FancyArrowPatch"]
+    assert len(arrows) == len(plotting.LOOP_STEPS)  # one per step, the last back to the data

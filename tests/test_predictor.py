@@ -5,11 +5,18 @@ import torch
 import torch.nn.functional as F
 from celeba_fixture import make_celeba
 
-from happy_utils.cli import main
+from happy_utils.experiments.cli import main
 from happy_utils.scorers.loading import load_scorer, load_scorers
-from happy_utils.scorers.predictor import (SCALED_FILE, AttributePredictor, calibration_path,
-                                           expected_calibration_error, fit_temperature, load_predictor,
-                                           save_predictor, save_scaled_predictor)
+from happy_utils.scorers.predictor import (
+    SCALED_FILE,
+    AttributePredictor,
+    calibration_path,
+    expected_calibration_error,
+    fit_temperature,
+    load_predictor,
+    save_predictor,
+    save_scaled_predictor,
+)
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +138,8 @@ def test_temperature_scaling_recovers_a_known_temperature():
     assert expected_calibration_error(perfect, torch.arange(600) % 6) == pytest.approx(0.0, abs=1e-6)
 
 
-def test_calibrate_predictor_fits_on_the_validation_faces_and_loading_uses_it(checkpoint, tmp_path, monkeypatch, capsys):
+def test_calibrate_predictor_fits_on_the_validation_faces_and_loading_uses_it(checkpoint, tmp_path, monkeypatch,
+                                                                               capsys):
     make_celeba(tmp_path, n_faces=20, n_synthetic=0)
     (tmp_path / "predictor_128.pth.tar").write_bytes(checkpoint.read_bytes())
     monkeypatch.setenv("HAPPY_CELEBA_DIR", str(tmp_path))

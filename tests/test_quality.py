@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from happy_utils.cli import main
+from happy_utils.experiments.cli import main
+from happy_utils.experiments.distortions import DISTORTIONS
 from happy_utils.experiments.quality import print_quality
-from happy_utils.scorers.distortions import DISTORTIONS
 
 
 def test_eval_quality_prints_every_distortion_at_increasing_strength(capsys):

@@ -37,3 +37,24 @@ def test_readme_beyond_section_is_regenerated_from_the_committed_summaries():
     folder = ROOT / claims_report.README_RESULTS
     section = claims_report.beyond_section(claims.read_results(folder), folder, ROOT / "README.md")
     assert "| vqvae-wr-neighbours | 5 |" in section and section in (ROOT / "README.md").read_text()
+
+
+def test_licence_and_citation_agree_with_the_package_and_the_readme():
+    """The package says MIT: the LICENSE file is MIT's; CITATION.cff and the README's BibTeX cite the same paper."""
+    import re
+
+    import yaml  # PyYAML, which mkdocs (the docs extra) brings
+
+    import happy_utils
+
+    assert 'license = { text = "MIT" }' in (ROOT / "pyproject.toml").read_text()
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["license"] == "MIT" and cff["version"] == happy_utils.__version__
+    paper = cff["preferred-citation"]
+    bibtex = re.search(r"```bibtex\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL).group(1)
+    fields = {k: " ".join(v.split()) for k, v in re.findall(r"(\w+)\s*=\s*\{(.*?)\},?\n(?=\s*\w+\s*=|\})", bibtex,
+                                                               re.DOTALL)}
+    assert fields["title"] == paper["title"] and fields["year"] == str(paper["year"])
+    assert fields["author"] == " and ".join(f"{a['family-names']}, {a['given-names']}" for a in paper["authors"])
+    assert paper["identifiers"][0]["value"] in fields["journal"] and fields["url"] == paper["url"]

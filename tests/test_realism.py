@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from happy_utils.data import world
+from happy_utils.experiments.distortions import distort
 from happy_utils.scorers import realism as R
-from happy_utils.scorers.distortions import distort
 from happy_utils.scorers.loading import load_realism
 
 FRESH_SEED = 5_151  # neither the inverse network's training seeds nor its calibration seed

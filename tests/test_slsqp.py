@@ -3,9 +3,9 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from happy_utils.proposers import slsqp
-from happy_utils.proposers.slsqp import Density, expected_improvement, optimise_cycle
-from happy_utils.surrogates.dngo import DNGO, dngo_holdout_r2
+from happy_utils.experiments.baseline import slsqp
+from happy_utils.experiments.baseline.dngo import DNGO, dngo_holdout_r2
+from happy_utils.experiments.baseline.slsqp import Density, expected_improvement, optimise_cycle
 
 
 def _smooth(n, seed=0, dim=8):

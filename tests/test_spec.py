@@ -2,7 +2,9 @@
 
 import pytest
 
+from happy_utils import config as config_module
 from happy_utils.config import get_preset
+from happy_utils.experiments import spec as spec_module
 from happy_utils.experiments.spec import RunSpec, parse_seeds
 
 
@@ -10,8 +12,16 @@ def test_the_environment_is_read_once_at_the_edge(monkeypatch):
     monkeypatch.setenv("HAPPY_PRESET", "smoke")
     spec = RunSpec.resolve()
     assert spec.preset.name == "smoke" and spec.source == "synthetic" and spec.seeds == (0,)
-    monkeypatch.setenv("HAPPY_PRESET", "paper")  # later changes do not reach a resolved spec
+
+    def resolved_again(*args, **kwargs):
+        raise AssertionError("a preset or source was resolved again below the edge")
+
+    for module in (config_module, spec_module):  # below the edge, nothing resolves a name or reads the environment
+        monkeypatch.setattr(module, "get_preset", resolved_again)
+        monkeypatch.setattr(module, "get_source", resolved_again)
+    monkeypatch.setenv("HAPPY_PRESET", "paper")
     assert spec.loop_config(0).budget == get_preset("smoke").budget
+    assert spec.config()["preset"]["name"] == "smoke" and spec.guard == spec.variant.guard
 
 
 def test_variant_preset_and_overrides_make_the_loop_config():

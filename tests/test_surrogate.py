@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from happy_utils.surrogates.planted import planted_codes
+from happy_utils.config import get_preset
+from happy_utils.experiments.planted import planted_codes
+from happy_utils.loop import LoopConfig
 from happy_utils.surrogates.trees import check_codes, fit_trees, holdout_r2, tree_text
 
 
@@ -56,9 +58,9 @@ def test_bad_input_gets_clear_errors(planted):
         check_codes(np.full((1, 64), 300))
     with pytest.raises(ValueError, match="integer"):
         check_codes(np.zeros((1, 64)))
-    for t in (0, 65, 2.5):
-        with pytest.raises(ValueError, match="1..64"):
-            model.top_cells(t)
+    for t in (0, 65, 2.5):  # checked once, where the loop's settings are made
+        with pytest.raises(ValueError, match=r"free_cells \(t\) must be an integer in 1..64"):
+            LoopConfig.from_preset(get_preset("smoke"), free_cells=t)
     with pytest.raises(ValueError, match="finite"):
         fit_trees(np.zeros((50, 64), dtype=int), np.zeros(49))
     with pytest.raises(ValueError, match="at least 40"):

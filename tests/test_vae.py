@@ -3,8 +3,16 @@ import torch
 
 from happy_utils.config import get_preset
 from happy_utils.data.faces import render_faces
-from happy_utils.generators.vae import (BETA_FINAL, BETA_START, PAPER_STEPS, VAE, VAEConfig, beta_at,
-                                        load_or_train_vae, train_vae)
+from happy_utils.experiments.baseline.vae import (
+    BETA_FINAL,
+    BETA_START,
+    PAPER_STEPS,
+    VAE,
+    VAEConfig,
+    beta_at,
+    load_or_train_vae,
+    train_vae,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +75,8 @@ def test_training_lowers_the_loss_and_resumes_to_the_same_weights(tmp_path, face
                       progress=False)
     finally:
         torch.optim.Adam.step = original_step
-    train_vae(b, faces.images, epochs=3, batch_size=16, seed=1, state_path=tmp_path / "s.pt", save_every=4, progress=False)
+    train_vae(b, faces.images, epochs=3, batch_size=16, seed=1, state_path=tmp_path / "s.pt", save_every=4,
+              progress=False)
     for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.allclose(p.float(), q.float(), atol=1e-5), name
 

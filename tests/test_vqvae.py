@@ -153,7 +153,7 @@ def test_interrupted_training_resumes_where_it_stopped(tmp_path, faces, monkeypa
 
     torch.manual_seed(0)
     model = VQVAE(TINY)
-    real_save = vqvae.save_training_state
+    real_save = vqvae.save_progress
     saves = {"n": 0}
 
     def die_after_first_save(*args, **kw):
@@ -162,13 +162,13 @@ def test_interrupted_training_resumes_where_it_stopped(tmp_path, faces, monkeypa
         if saves["n"] == 1:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(vqvae, "save_training_state", die_after_first_save)
+    monkeypatch.setattr(vqvae, "save_progress", die_after_first_save)
     state = tmp_path / "state.pt"
     with pytest.raises(KeyboardInterrupt):
         vqvae.train_vqvae(model, faces.images, state_path=state, **kwargs)
     saved_step = torch.load(state, weights_only=False)["step"]
     assert 0 < saved_step < 12
-    monkeypatch.setattr(vqvae, "save_training_state", real_save)
+    monkeypatch.setattr(vqvae, "save_progress", real_save)
     torch.manual_seed(123)  # a fresh process: the model starts from other weights, the saved state replaces them
     resumed = VQVAE(TINY)
     vqvae.train_vqvae(resumed, faces.images, state_path=state, **kwargs)

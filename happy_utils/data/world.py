@@ -171,7 +171,8 @@ def degree_label(degree: np.ndarray) -> np.ndarray:
 
 
 def sample_faces(n: int, seed: int, sigma: float = INGREDIENT_SIGMA) -> FaceParams:
-    """Draw n faces: a mood per face drives the ingredients, each with its own noise; nuisance is independent of both."""
+    """Draw n faces: a mood per face drives the ingredients, each with its own noise; nuisance is independent of
+    both."""
     rng = np.random.default_rng(seed)
     mood = rng.uniform(*MOOD_RANGE, size=(n, 1))
     ingredients = np.clip(mood + rng.normal(0.0, sigma, size=(n, len(INGREDIENTS))), 0.0, 1.0)
@@ -356,7 +357,8 @@ def _draw_eyes(img, f: _Frame, p: FaceParams, narrow, skin, hair) -> None:
         # Eyebrow: a thick arc above the eye, nuisance only.
         bu = (u - eu) / 5.0
         brow_v = _EYE_V - 6.5 + _col(p.brow_height) - 1.3 * (1.0 - bu * bu) + side * _col(p.brow_tilt) * (u - eu)
-        brow = _cover((torch.abs(v - brow_v) - _col(p.brow_thickness) / 2) * k) * _cover((torch.abs(bu) - 1.0) * 5.0 * k)
+        brow = (_cover((torch.abs(v - brow_v) - _col(p.brow_thickness) / 2) * k)
+                * _cover((torch.abs(bu) - 1.0) * 5.0 * k))
         _paint(win, brow, hair * 0.7)
         # Glasses: a 2-px ring around the eye and half of the bridge.
         ring = _cover((torch.abs(_ellipse_dist(u, v, eu, _EYE_V, 5.8, 5.0)) - 1.0) * k)

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import metrics
 from ..files import write_text
+from . import summaries
 from .seed_measures import read_seed
 
 #: The issue's goals: the pooled valid share, a realistic level-4 smile (valid, true degree >= 3.5) on this many
@@ -31,7 +32,7 @@ def seed_goals(measured: dict, budget: int) -> dict:
         raise ValueError(f"seed {measured['seed']} of {measured['variant']} has {len(records)} queries, not {budget}")
     passed = np.asarray(measured["realism"]["passed"][:budget], dtype=bool)
     true = np.asarray(measured["realism"]["true_degree"][:budget], dtype=np.float64)
-    summary = metrics.seed_summary(records, {"passed": passed, "true_degree": true})["realism"]
+    summary = summaries.seed_summary(records, {"passed": passed, "true_degree": true})["realism"]
     return {"queries": budget, "valid": int(passed.sum()),
             "best_valid_true": float(true[passed].max()) if passed.any() else None,
             "level_4": int((passed & (true >= LEVEL_4)).sum()),
@@ -44,7 +45,7 @@ def goals(by_seed: dict[int, dict], budget: int, restricted_top10: float) -> dic
     valid = sum(g["valid"] for g in seeds.values())
     share = metrics.proportion(valid, sum(g["queries"] for g in seeds.values()))
     best = [g["best_valid_true"] for g in seeds.values()]
-    top10 = metrics.interval_of_all([g["valid_oracle_top10"] for g in seeds.values()])
+    top10 = summaries.interval_of_all([g["valid_oracle_top10"] for g in seeds.values()])
     with_level_4 = sum(g["level_4"] > 0 for g in seeds.values())
     needed_level_4 = int(np.ceil(LEVEL_4_SEEDS_OF_5 * len(seeds) / 5))
     return {

@@ -29,7 +29,7 @@ from ..generators.base import Generator
 from ..loop import rank_weights
 from ..provenance import spec_key
 from ..records import RunDir
-from . import beyond
+from . import beyond, summaries
 from .compare import run_specs
 from .quality import assess, control_summary, sample, valid_vs_control
 from .seed_measures import FID_KEYS, SeedMeasurer, read_seed, write_seed
@@ -137,8 +137,8 @@ def run_claims(plan: Plan, results: Path, workers: int = 1, address: str | None 
                   summaries=False)  # each seed is measured as it finishes
     missing = plan.missing(results)
     if missing:
-        print(f"measures still missing in {results} ({_listed(missing)}): run `{plan.command()}` (with --variants to run a part) "
-              "to make them, then the claims are merged")
+        print(f"measures still missing in {results} ({_listed(missing)}): run `{plan.command()}` (with --variants to "
+              "run a part) to make them, then the claims are merged")
         return None
     return measure(plan, results, measurer[0] if measurer else None)
 
@@ -154,7 +154,8 @@ def interim(plan: Plan, results: Path) -> str:
     head = (f"{'variant':<20} {'seeds':<10} {f'Top10@{n}':>14} {f'Top10@{long}':>14} {'pass':>6} "
             f"{'valid true Top10':>16} {'best':>11} {'Inception FID':>15} {'world FID':>13}")
     lines = [(f"measured so far in {results / 'seeds'} (plan: seeds {','.join(map(str, plan.seeds))}, {n} queries, "
-              f"the pair {long}; FIDs against degrees 3-5 over each seed's first {n}; mean +- 95% interval over seeds)"),
+              f"the pair {long}; FIDs against degrees 3-5 over each seed's first {n}; mean +- 95% interval over "
+              "seeds)"),
              head, "-" * len(head)]
 
     def cell(iv: dict | None, digits: int = 2) -> str:
@@ -165,8 +166,8 @@ def interim(plan: Plan, results: Path) -> str:
         return f"{iv['mean']:.{digits}f}" + (f" +-{iv['ci95']:.{digits}f}" if iv["ci95"] is not None else "")
 
     for v, by_seed in measured.items():
-        agg = metrics.aggregate(_first_queries_summaries(by_seed, n))
-        at_long = metrics.interval_of_all([metrics.seed_summary(m["records"][:long])["oracle"]["top10"]
+        agg = summaries.aggregate(_first_queries_summaries(by_seed, n))
+        at_long = summaries.interval_of_all([summaries.seed_summary(m["records"][:long])["oracle"]["top10"]
                                            for m in by_seed.values()]) if v in PAIR else None
         fid = _fid_intervals([m["fid"] for m in by_seed.values()])
         lines.append(f"{v:<20} {','.join(map(str, by_seed)):<10} {cell(agg['oracle']['top10']):>14} "
@@ -179,7 +180,8 @@ def interim(plan: Plan, results: Path) -> str:
         pair = paired_report(*({s: measured[v][s]["records"] for s in common} for v in PAIR), n, long)
         for k, tests in pair["tests"].items():
             lines.append(f"{PAIR[0]} - {PAIR[1]}, {k}, seeds {','.join(map(str, common))}: " + "; ".join(
-                f"at {q}: {t['mean']:+.3f} +-{t['ci95']:.3f} (p_t {'-' if t['p_t'] is None else format(t['p_t'], '.2g')}, "
+                f"at {q}: {t['mean']:+.3f} +-{t['ci95']:.3f} "
+                f"(p_t {'-' if t['p_t'] is None else format(t['p_t'], '.2g')}, "
                 f"sign-flip {t['p_sign_flip']:.3f}, wins {t['wins']}/{len(common)})" for q, t in tests.items()))
     missing = plan.missing(results)
     lines.append(f"still missing: {_listed(missing)}" if missing else "every seed is measured: merge them with "
@@ -304,7 +306,7 @@ def comparison_summary(plan: Plan, measured: dict[str, dict[int, dict]], measure
     rows = {}
     for v, by_seed in measured.items():
         per_seed = _first_queries_summaries(by_seed, n)
-        agg = metrics.aggregate(per_seed)
+        agg = summaries.aggregate(per_seed)
         kids = {s: m.get("kid") or _recreated_kid(measurer, VARIANTS[v], m, n) for s, m in by_seed.items()}
         quality = {s: {"passed": per_seed[s]["realism"]["passed"], "queries": n,
                        "bases": spec_key([r["base_index"] for r in m["records"][:n]]),
@@ -329,7 +331,7 @@ def comparison_summary(plan: Plan, measured: dict[str, dict[int, dict]], measure
                    "quality_per_seed": quality,
                    "near_duplicates": sum(m["near_duplicates"] for m in by_seed.values()),
                    "seconds_per_query": agg["seconds_per_query"], "paper": VARIANTS[v].paper,
-                   "t": get_variant(v).t(plan.preset)}
+                   "t": get_variant(v).free_cells_for(plan.preset)}
     draws = [sample(prepared.restricted, n, seed=i + 1).images for i in range(len(plan.seeds))]
     passed = assess(prepared.realism, torch.cat(draws))["passed"]
     training = {"fid": _fid_intervals([measurer.fids(x)[0] for x in draws]),
@@ -341,10 +343,10 @@ def comparison_summary(plan: Plan, measured: dict[str, dict[int, dict]], measure
             "fid_images": {"per_seed": n, "targets": {k: sum(len(p) for p in v) for k, v in measurer.targets.items()}},
             "fid_notes": notes, "training_set": training, "realism_threshold": prepared.realism.threshold,
             "restricted_reference": {**prepared.references, "best_training_label": world.RESTRICTED_MAX_LABEL},
-            "ablation": sorted(({"t": get_variant(v).t(plan.preset), "variant": v} for v in measured
+            "ablation": sorted(({"t": get_variant(v).free_cells_for(plan.preset), "variant": v} for v in measured
                                 if get_variant(v).in_ablation), key=lambda row: row["t"]),
-            "topk_curves": {v: {f"top{k}": dict(zip(("mean", "std"), map(np.ndarray.tolist, metrics.mean_std(
-                metrics.curves({s: m["records"][:n] for s, m in by_seed.items()}, k))))) for k in metrics.TOP_KS}
+            "topk_curves": {v: {f"top{k}": dict(zip(("mean", "std"), map(np.ndarray.tolist, summaries.mean_std(
+                summaries.curves({s: m["records"][:n] for s, m in by_seed.items()}, k))))) for k in summaries.TOP_KS}
                 for v, by_seed in measured.items()},
             "topk_curve_convention": "the K-th best unique query so far, the worst of them while fewer than K "
                                      "(metrics.kth_best_or_worst, the paper's Figure 3)"}
@@ -376,8 +378,8 @@ def training_reading(prepared) -> dict:
     passed = report.passed.numpy().astype(bool)
     reading = report.true_degree.numpy().astype(np.float64)
     return {"faces": len(passed), "pass": metrics.proportion(int(passed.sum()), len(passed)),
-            "reading_valid": metrics.topk_summary(reading[passed]), "reading_any": metrics.topk_summary(reading),
-            "exact": metrics.topk_summary(prepared.restricted.degree.numpy()),
+            "reading_valid": summaries.topk_summary(reading[passed]), "reading_any": summaries.topk_summary(reading),
+            "exact": summaries.topk_summary(prepared.restricted.degree.numpy()),
             "oracle": prepared.references["raw"]["oracle"]}
 
 
@@ -402,7 +404,7 @@ def quality_pair(a: dict, b: dict) -> dict:
     pooled = [(sum(q[s]["passed"] for s in seeds), sum(q[s]["queries"] for s in seeds)) for q in (qa, qb)]
     out = {"seeds": [int(s) for s in seeds],
            "bases_shared": sum(qa[s]["bases"] == qb[s]["bases"] for s in seeds),
-           "pass": metrics.paired_difference(pa, pb), "fisher": metrics.fisher_test(*pooled), "fid": {}, "kid": {}}
+           "pass": metrics.paired_difference(pa, pb), "fisher": summaries.fisher_test(*pooled), "fid": {}, "kid": {}}
     for key in qa[seeds[0]]["fid"]:
         out["fid"][key] = metrics.paired_difference([qa[s]["fid"][key] for s in seeds],
                                                     [qb[s]["fid"][key] for s in seeds])
@@ -413,8 +415,8 @@ def quality_pair(a: dict, b: dict) -> dict:
 
 
 def _first_queries_summaries(by_seed: dict[int, dict], n: int) -> dict[int, dict]:
-    """Each seed's `metrics.seed_summary` over its first n queries (records and realism alike)."""
-    return {s: metrics.seed_summary(m["records"][:n], {k: x[:n] for k, x in m["realism"].items()})
+    """Each seed's `summaries.seed_summary` over its first n queries (records and realism alike)."""
+    return {s: summaries.seed_summary(m["records"][:n], {k: x[:n] for k, x in m["realism"].items()})
             for s, m in by_seed.items()}
 
 
@@ -463,8 +465,8 @@ def paired_report(a: dict[int, list[dict]], b: dict[int, list[dict]], budget: in
     checkpoints = sorted({budget, (budget + long_budget) // 2, long_budget})
     out: dict = {"seeds": seeds, "queries": long_budget, "checkpoints": checkpoints, "test": "paired t-test over "
                  "seeds, and the exact sign-flip test", "curves": {}, "difference": {}, "tests": {}}
-    for k in metrics.TOP_KS:
-        ca, cb = np.stack(metrics.curves(a, k)), np.stack(metrics.curves(b, k))
+    for k in summaries.TOP_KS:
+        ca, cb = np.stack(summaries.curves(a, k)), np.stack(summaries.curves(b, k))
         d = ca - cb
         half = [metrics.interval(col)["ci95"] for col in d.T]
         out["curves"][f"top{k}"] = {"a": ca.tolist(), "b": cb.tolist()}
@@ -490,7 +492,8 @@ def weighting_report(records: dict[int, list[dict]], k: float, batch_size: int) 
                 w = np.sort(rank_weights(np.arange(n, dtype=np.float64), k))[::-1]
                 rows.append({"seed": s, "query": r["index"], "data_size": n, "epochs": r["retrain"]["epochs"],
                              "steps": int(np.ceil(r["retrain"]["epochs"] * n / batch_size)),
-                             "top_1pct": float(w[: max(1, n // 100)].sum()), "top_10pct": float(w[: max(1, n // 10)].sum()),
+                             "top_1pct": float(w[: max(1, n // 100)].sum()),
+                             "top_10pct": float(w[: max(1, n // 10)].sum()),
                              "ess_fraction": float(1.0 / np.sum(w ** 2) / n), "recon": r["retrain"]["final_recon"]})
     first = [r for r in rows if r["epochs"] >= 1.0] or rows
     later = [r for r in rows if r not in first] or rows

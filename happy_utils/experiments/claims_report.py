@@ -20,19 +20,9 @@ from .. import metrics
 from ..files import write_text
 from . import beyond
 from .claims import LEVEL_4, PAIR, read_results
+from .tables import pm
 
 FID_KEYS = ("inception", "world")
-
-
-def _pm(value: dict | None, digits: int = 2, scale: float = 1.0) -> str:
-    """mean ± 95% interval half-width; "n/a (n of N seeds)" when only some seeds have the figure."""
-    if not value:
-        return "-"
-    if value.get("mean") is None:
-        return f"n/a ({value['n']} of {value['seeds']} seeds)" if value.get("seeds") else "n/a"
-    mean = value["mean"] * scale
-    return f"{mean:.{digits}f} ± {value['ci95'] * scale:.{digits}f}" if value.get("ci95") is not None \
-        else f"{mean:.{digits}f}"
 
 
 def _share(p: dict | None) -> str:
@@ -50,10 +40,11 @@ def p_value(p: float | None) -> str:
 
 
 def _valid_topk(realism: dict, key: str) -> str:
-    """A valid Top-K over seeds, or "n/a (m valid)" with each seed's count of valid queries when one has fewer than K."""
+    """A valid Top-K over seeds, or "n/a (m valid)" with each seed's count of valid queries when one has fewer than
+    K."""
     value = realism["valid_oracle"][key]
     if value["mean"] is not None:
-        return _pm(value)
+        return pm(value)
     return f"n/a ({', '.join(map(str, realism['valid_per_seed']))} valid)"
 
 
@@ -64,8 +55,8 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 def comparison_table(comparison: dict) -> str:
     """Per variant: Top10 / Top50 by the oracle (every query) and the judge's Top10; the restricted training set's."""
-    rows = [[f"`{v}`", str(row["t"]), _pm(row["oracle"]["top10"]), _pm(row["oracle"]["top50"]),
-             _pm((row.get("judge") or {}).get("top10"))] for v, row in comparison["variants"].items()]
+    rows = [[f"`{v}`", str(row["t"]), pm(row["oracle"]["top10"]), pm(row["oracle"]["top50"]),
+             pm((row.get("judge") or {}).get("top10"))] for v, row in comparison["variants"].items()]
     ref = comparison["restricted_reference"]["raw"]["oracle"]
     rows.append(["restricted training set", "", f"{ref['top10']:.2f}", f"{ref['top50']:.2f}", ""])
     return _table(["variant", "t", "Top10", "Top50", "judge Top10"], rows)
@@ -81,8 +72,8 @@ def valid_table(comparison: dict) -> str:
         r, vs = row["realism"], row.get("valid_vs_control") or {}
         ratio = vs.get("ratio")
         rows.append([f"`{v}`", _share(r["pass"]), ", ".join(map(str, r["valid_per_seed"])), _valid_topk(r, "top10"),
-                     _pm(r["valid_oracle"]["best"]), _pm(r["valid_true_degree"]["best"]),
-                     _pm(r["valid_oracle"]["mean"]), _share((row.get("control") or {}).get("pass")),
+                     pm(r["valid_oracle"]["best"]), pm(r["valid_true_degree"]["best"]),
+                     pm(r["valid_oracle"]["mean"]), _share((row.get("control") or {}).get("pass")),
                      "-" if ratio is None else f"{ratio:.2f}",
                      _share((row.get("control_tuned") or {}).get("pass")) if row.get("control_tuned") else "n/a"])
     training = comparison["training_set"]["realism"]["pass"]
@@ -96,12 +87,12 @@ def quality_table(comparison: dict) -> str:
     """Per variant: Inception and world FID and KID of one seed's queries against degrees 3-5 (KID x 10^3), and the
     restricted training set's (draws of as many faces)."""
     def kid(row: dict, key: str) -> str:
-        return "n/a" if row.get("kid") is None else _pm(row["kid"][key]["3-5"], 2, 1e3)
+        return "n/a" if row.get("kid") is None else pm(row["kid"][key]["3-5"], ".2f", 1e3)
 
-    rows = [[f"`{v}`", *[_pm(row["fid"][k]["3-5"], 1) for k in FID_KEYS], *[kid(row, k) for k in FID_KEYS]]
+    rows = [[f"`{v}`", *[pm(row["fid"][k]["3-5"], ".1f") for k in FID_KEYS], *[kid(row, k) for k in FID_KEYS]]
             for v, row in comparison["variants"].items()]
     training = comparison["training_set"]
-    rows.append(["restricted training set", *[_pm(training["fid"][k]["3-5"], 1) for k in FID_KEYS],
+    rows.append(["restricted training set", *[pm(training["fid"][k]["3-5"], ".1f") for k in FID_KEYS],
                  *[kid(training, k) for k in FID_KEYS]])
     notes = sorted({row["kid_note"] for row in comparison["variants"].values() if row.get("kid_note")})
     return _table(["variant", "Inception FID 3-5", "world FID 3-5", "Inception KID ×10³ 3-5", "world KID ×10³ 3-5"],
@@ -113,12 +104,11 @@ def quality_pairs_table(claims: dict) -> str:
     rows = []
     for name, q in claims["paired_quality"].items():
         kid = q["kid"].get("inception")
-        rows.append([f"`{name}`", f"{q['bases_shared']} of {len(q['seeds'])}", _pm(q["pass"], 3),
+        rows.append([f"`{name}`", f"{q['bases_shared']} of {len(q['seeds'])}", pm(q["pass"], ".3f"),
                      p_value(q["pass"]["p_t"]), p_value(q["pass"]["p_sign_flip"]), p_value(q["fisher"]["p"]),
-                     f"{_pm(q['fid']['inception'], 1)} (p {p_value(q['fid']['inception']['p_t'])})",
-                     f"{_pm(q['fid']['world'], 1)} (p {p_value(q['fid']['world']['p_t'])})",
-                     "n/a" if kid is None else f"{kid['mean'] * 1e3:+.2f} ± {kid['ci95'] * 1e3:.2f} "
-                                               f"(p {p_value(kid['p_t'])})"])
+                     f"{pm(q['fid']['inception'], '.1f')} (p {p_value(q['fid']['inception']['p_t'])})",
+                     f"{pm(q['fid']['world'], '.1f')} (p {p_value(q['fid']['world']['p_t'])})",
+                     "n/a" if kid is None else f"{pm(kid, '+.2f', 1e3)} (p {p_value(kid['p_t'])})"])
     return _table(["A - B", "same base faces (seeds)", "valid share, paired", "paired t p", "sign-flip p",
                    "Fisher exact p (pooled)", "Inception FID", "world FID", "Inception KID ×10³"], rows)
 
@@ -139,7 +129,7 @@ def paired_table(claims: dict) -> str:
     rows = []
     for key, tests in paired["tests"].items():
         for q, t in tests.items():
-            rows.append([key.replace("top", "Top"), q, _pm(t, 3), p_value(t["p_t"]), p_value(t["p_sign_flip"]),
+            rows.append([key.replace("top", "Top"), q, pm(t, ".3f"), p_value(t["p_t"]), p_value(t["p_sign_flip"]),
                          f"{t['wins']} of {t['n']}"])
     return _table([f"{PAIR[0]} - {PAIR[1]}", "queries", "difference (95% CI)", "paired t-test p",
                    "sign-flip p", f"seeds {PAIR[0]} wins"], rows)
@@ -154,20 +144,21 @@ def weighting_table(claims: dict) -> str:
         ("reconstruction loss after", why["mean"]["recon"]))]
     drift = why["generator_drift"]
     text = _table(["rank weights (k = %g) and fine-tunes" % why["k"], "first retraining", "later ones"], rows)
-    return text + (f"\n\nBy the end of the runs, {_pm(drift['codes_changed'], 3)} of the latent cells of "
+    return text + (f"\n\nBy the end of the runs, {pm(drift['codes_changed'], '.3f')} of the latent cells of "
                    f"{drift['faces']} restricted faces encode to another code than under the pretrained VQ-VAE; "
                    f"the reconstructions of the restricted set's {drift['best']} best faces score "
-                   f"{_pm(drift['best_reconstruction_score'])} with the fine-tuned VQ-VAEs against "
+                   f"{pm(drift['best_reconstruction_score'])} with the fine-tuned VQ-VAEs against "
                    f"{drift['best_reconstruction_score_pretrained']:.2f} with the pretrained one "
                    f"(the faces themselves: {drift['best_raw_score']:.2f}).")
 
 
 def tradeoff_table(claims: dict) -> str:
-    rows = [[str(r["t"]), f"`{r['variant']}`", _pm(r["top10"]), _share(r["pass"]), ", ".join(map(str, r["valid_per_seed"])),
-             _pm(r["valid_top10"]) if r["valid_top10"]["mean"] is not None else "n/a",
-             _pm(r["valid_best"]), _pm(r["valid_true_best"]), _share(r["control_pass"]),
-             *[_pm(r["fid"][k], 1) for k in FID_KEYS],
-             "n/a" if r["kid"] is None else _pm(r["kid"]["inception"], 2, 1e3)] for r in claims["tradeoff"]]
+    rows = [[str(r["t"]), f"`{r['variant']}`", pm(r["top10"]), _share(r["pass"]),
+             ", ".join(map(str, r["valid_per_seed"])),
+             pm(r["valid_top10"]) if r["valid_top10"]["mean"] is not None else "n/a",
+             pm(r["valid_best"]), pm(r["valid_true_best"]), _share(r["control_pass"]),
+             *[pm(r["fid"][k], ".1f") for k in FID_KEYS],
+             "n/a" if r["kid"] is None else pm(r["kid"]["inception"], ".2f", 1e3)] for r in claims["tradeoff"]]
     return _table(["t", "variant", "Top10", "valid queries", "valid per seed", "valid Top10", "best valid (oracle)",
                    "best valid (true degree)", "control t = 0 passes", "Inception FID 3-5", "world FID 3-5",
                    "Inception KID ×10³"], rows)
@@ -204,7 +195,7 @@ def surrogate_table(claims: dict) -> str:
     rows = []
     for v, r in claims["surrogate_reach"].items():
         corr = r.get("prediction_oracle_correlation")
-        rows.append([f"`{v}`", _pm(r["prediction"]), _pm(r["oracle"]), f"{r['prediction_minus_oracle']:.2f}",
+        rows.append([f"`{v}`", pm(r["prediction"]), pm(r["oracle"]), f"{r['prediction_minus_oracle']:.2f}",
                      f"{r['above_best_so_far']:.2f}", "-" if corr is None else f"{corr:.2f}"])
     return _table(["variant", "trees' prediction at the MIO's optimum", "oracle's score of the query",
                    "overshoot", "aims above the best so far", "correlation"], rows)
@@ -247,14 +238,16 @@ def tables(results: dict) -> str:
              f"### Weighted retraining against none, paired over seeds ({plan['long_budget']} queries)\n\n"
              + paired_table(claims),
              f"### Image quality, paired over seeds ({plan['budget']} queries): {PAIR[0]} against each variant\n\n"
-             + quality_pairs_table(claims), "### Why: the rank weights and the fine-tunes\n\n" + weighting_table(claims),
+             + quality_pairs_table(claims),
+             "### Why: the rank weights and the fine-tunes\n\n" + weighting_table(claims),
              "### The t trade-off\n\n" + tradeoff_table(claims),
              "### The ceiling: the best realistic query per variant\n\n" + ceiling_table(claims),
              "### How far the trees aim\n\n" + surrogate_table(claims),
              "### Can the generators represent a realistic level-4 smile?\n\n" + decoder_table(claims)]
     if len(claims.get("beyond", {})) > 1:
         parts.append("### Beyond the paper: the guarded searches against the goals\n\nOver each seed's first "
-                     f"{plan['budget']} queries: the valid share pooled (goal {beyond.VALID_SHARE:.0%}), the seeds with a "
+                     f"{plan['budget']} queries: the valid share pooled (goal {beyond.VALID_SHARE:.0%}), the seeds "
+                     "with a "
                      f"realistic level-4 smile (valid, true degree >= {beyond.LEVEL_4}), each seed's best valid true "
                      f"degree (goal >= {beyond.BEST_VALID_TRUE}), the valid queries' oracle Top10 (goal: above the "
                      "restricted set's).\n\n" + beyond_table(claims))
@@ -357,8 +350,9 @@ BEYOND_END = "<!-- beyond: end -->"
 class _SummaryFields(string.Formatter):
     """Fields are dotted paths into the summaries, `{claims.paired.tests.top10.300.p_t:.3f}` (list items by their
     index); an interval (mean, ci95) with a format ending in ± reads "mean ± half-width", `{...top10:.2f±}`; a
-    p-value with the format `p` reads "p = 0.0123" (or "p < 1e-5"), in the report's one format (`p_value`); a pooled proportion with `share` reads
-    "count of n: fraction [Wilson interval]"; a value the runs could not measure (None) reads "n/a"."""
+    p-value with the format `p` reads "p = 0.0123" (or "p < 1e-5"), in the report's one format (`p_value`); a pooled
+    proportion with `share` reads "count of n: fraction [Wilson interval]"; a value the runs could not measure (None)
+    reads "n/a"."""
 
     def __init__(self, results: dict, source: Path):
         super().__init__()
@@ -382,8 +376,7 @@ class _SummaryFields(string.Formatter):
         if format_spec == "share":
             return _share(value)
         if isinstance(value, dict) and format_spec.endswith("±"):
-            value, format_spec = (None if value.get("mean") is None else f"{value['mean']:{format_spec[:-1]}}" + (
-                "" if value.get("ci95") is None else f" ± {value['ci95']:{format_spec[:-1]}}")), ""
+            return pm(value, format_spec[:-1])
         return "n/a" if value is None else super().format_field(value, format_spec)
 
 
@@ -421,7 +414,8 @@ def page(results: dict, verdict_template: Path) -> str:
 
 def readme_section(results: dict, folder: Path, readme: Path) -> str:
     """The repository README's claims section: the verdicts, the comparison (scores, valid queries beside the
-    control, FID and KID), the pair's paired tests on score and quality, the figures; the other tables are linked (`folder`: the summaries' folder, its links relative to `readme`)."""
+    control, FID and KID), the pair's paired tests on score and quality, the figures; the other tables are linked
+    (`folder`: the summaries' folder, its links relative to `readme`)."""
     link = Path(folder).resolve().relative_to(Path(readme).resolve().parent).as_posix()
     claims = results["claims"]
     shown = "\n\n".join(f"![{name}]({link}/figures/{name}.png)" for name in FIGURES)

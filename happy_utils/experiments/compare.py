@@ -17,22 +17,24 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .. import metrics, plotting
+from .. import plotting
 from ..config import Preset
 from ..data import world
-from ..loop import torch_threads
 from ..data.sources import load_faces
 from ..files import write_text
+from ..loop import torch_threads
 from ..records import SUMMARY, RunDirError, read_summary
+from ..results import COMPARISON_TEXT
 from ..scorers.loading import load_realism, load_scorers
 from ..scorers.realism import RealismJudge
-from .quality import (assess, control, control_summary, extractors, fid_report, fid_targets, sample,
-                      valid_vs_control)
+from . import summaries
 from .fanout import Job, JobsFailed, run_jobs
+from .quality import assess, control, control_summary, extractors, fid_report, fid_targets, sample, valid_vs_control
 from .run import finish_run, read_seeds, start_run
 from .spec import RunSpec
-from .tables import TRAINING
+from .tables import TRAINING, comparison_text
 from .variants import PAPER_VARIANTS, VARIANTS, get_variant
+
 
 def _finished(path: Path, spec: RunSpec) -> bool:
     s = read_summary(path)
@@ -128,8 +130,8 @@ def compare(cfg: Preset, folders: dict[str, Path], source: str, save_to: Path, b
     restricted, oracle = train.restricted(), scorers["oracle"]
     for v, (summary, records, images) in runs.items():
         quality = {s: assess(realism, images[s]) for s in records} if realism is not None else {}
-        per_seed = {s: metrics.seed_summary(records[s], quality.get(s)) for s in records}
-        agg = metrics.aggregate(per_seed)
+        per_seed = {s: summaries.seed_summary(records[s], quality.get(s)) for s in records}
+        agg = summaries.aggregate(per_seed)
         controlled = None
         if realism is not None:  # the t = 0 control: the pretrained generator's reconstructions of the base faces
             generator = VARIANTS[v].load_generator(cfg, restricted, progress=False)
@@ -140,22 +142,24 @@ def compare(cfg: Preset, folders: dict[str, Path], source: str, save_to: Path, b
                    "per_seed": per_seed, "fid": {key: table[v] for key, table in fids["fid"].items()},
                    "control": controlled, "valid_vs_control": None if controlled is None else
                    valid_vs_control(agg["realism"], per_seed, controlled),
-                   "near_duplicates": sum(metrics.near_duplicates(i) for i in images.values()),
+                   "near_duplicates": sum(summaries.near_duplicates(i) for i in images.values()),
                    "seconds_per_query": agg["seconds_per_query"], "paper": VARIANTS[v].paper,
-                   "t": get_variant(v).t(cfg)}
+                   "t": get_variant(v).free_cells_for(cfg)}
     training = {"fid": {key: table[TRAINING] for key, table in fids["fid"].items()}}
     if realism is not None:
         training["realism_pass_fraction"] = float(np.mean(assess(realism, generated[TRAINING])["passed"]))
     reference = runs[variants[0]][0]["restricted_reference"]
     result = {"preset": cfg.name, "source": source, "variants": rows, "fid_extractors": fids["extractors"],
               "fid_images": fids["images"], "fid_notes": fids["notes"], "training_set": training,
-              "realism_threshold": realism.threshold if realism is not None else None, "restricted_reference": reference,
-              "ablation": sorted(({"t": get_variant(v).t(cfg), "variant": v} for v in runs
+              "realism_threshold": realism.threshold if realism is not None else None,
+              "restricted_reference": reference,
+              "ablation": sorted(({"t": get_variant(v).free_cells_for(cfg), "variant": v} for v in runs
                                   if get_variant(v).in_ablation), key=lambda row: row["t"]),
-              "topk_curves": {v: {f"top{k}": {"mean": metrics.mean_std(metrics.curves(r, k))[0].tolist(),
-                                              "std": metrics.mean_std(metrics.curves(r, k))[1].tolist()}
-                                  for k in metrics.TOP_KS} for v, (_, r, _) in runs.items()}}
+              "topk_curves": {v: {f"top{k}": {"mean": summaries.mean_std(summaries.curves(r, k))[0].tolist(),
+                                              "std": summaries.mean_std(summaries.curves(r, k))[1].tolist()}
+                                  for k in summaries.TOP_KS} for v, (_, r, _) in runs.items()}}
     write_text(save_to / "comparison.json", json.dumps(result, indent=2))
+    write_text(save_to / COMPARISON_TEXT, comparison_text(result) + "\n")
     figures = comparison_figures(runs, fids, reference, realism)
     for name, fig in figures.items():
         fig.savefig(save_to / f"{name}.png")
@@ -167,9 +171,9 @@ def comparison_figures(runs: dict, fids: dict, reference: dict, realism: Realism
                        ) -> dict[str, plt.Figure]:
     """Figure 3a (Top-K curves with bands), 3b (FID bars, per extractor), the best faces per variant (with their
     re-renders where there is ground truth), oracle against judge."""
-    refs = {"training set, raw (oracle)": {k: reference["raw"]["oracle"][f"top{k}"] for k in metrics.TOP_KS},
-            "best training label (2)": {k: float(world.RESTRICTED_MAX_LABEL) for k in metrics.TOP_KS}}
-    curves = {VARIANTS[v].title: {k: metrics.curves(r, k) for k in metrics.TOP_KS} for v, (_, r, _) in runs.items()}
+    refs = {"training set, raw (oracle)": {k: reference["raw"]["oracle"][f"top{k}"] for k in summaries.TOP_KS},
+            "best training label (2)": {k: float(world.RESTRICTED_MAX_LABEL) for k in summaries.TOP_KS}}
+    curves = {VARIANTS[v].title: {k: summaries.curves(r, k) for k in summaries.TOP_KS} for v, (_, r, _) in runs.items()}
     names = {**{v: VARIANTS[v].title for v in runs}, TRAINING: TRAINING}
     figures = {"figure3a_topk": plotting.topk_curves(curves, refs)}
     for key, table in fids["fid"].items():
@@ -179,7 +183,7 @@ def comparison_figures(runs: dict, fids: dict, reference: dict, realism: Realism
     for v, (_, records, images) in runs.items():
         pooled = [r for s in records for r in records[s]]
         pooled_images = torch.cat([images[s] for s in records])
-        picked = metrics.best_unique(pooled, 6)
+        picked = summaries.best_unique(pooled, 6)
         parts[v] = slice(len(titles), len(titles) + len(picked))
         best.append(pooled_images[picked])
         titles += [f"{v}: o{pooled[i]['score']:.2f}" + (f" j{pooled[i]['judge']:.2f}" if pooled[i]["judge"] is not None

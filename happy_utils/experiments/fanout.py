@@ -15,6 +15,7 @@ on storage that every node sees (the cluster's shared file system): the driver r
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import time
@@ -79,9 +80,21 @@ def job_threads(job: Job) -> int:
     return job.spec.loop_config(job.seed).threads
 
 
+def ray_installed() -> bool:
+    """Whether Ray, an extra (`pip install -e ".[ray]"`), is installed: the method and the notebooks never need it."""
+    return importlib.util.find_spec("ray") is not None
+
+
+def require_ray(what: str) -> None:
+    """Fail before any work, saying how to get Ray, when `what` (e.g. "--workers 2") needs it and it is missing."""
+    if not ray_installed():
+        raise ValueError(f"{what} runs seeds as Ray tasks, and Ray is not installed: pip install -e \".[ray]\" (or "
+                         "\"happy-utils[ray]\"), or run the seeds one after another in this process with --workers 1")
+
+
 def default_workers(threads: int = 1) -> int:
-    """As many tasks as the cores allow at `threads` each."""
-    return max(1, (os.cpu_count() or 1) // threads)
+    """As many tasks as the cores allow at `threads` each, on Ray; one, in this process, without Ray."""
+    return max(1, (os.cpu_count() or 1) // threads) if ray_installed() else 1
 
 
 def _task_body(job: Job) -> dict:
@@ -104,6 +117,7 @@ class Cluster:
         self.address = address or os.environ.get(ADDRESS_ENV)
 
     def __enter__(self) -> Cluster:
+        require_ray(f"--address {self.address}" if self.address else f"--workers {self.workers}")
         if self.address is None:
             os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # every listener on 127.0.0.1; before import ray
             os.environ["RAY_AUTH_MODE"] = "token"
@@ -136,9 +150,9 @@ def run_jobs(jobs: list[Job], workers: int = 1, address: str | None = None, prog
     `on_finished(job)` runs here, in this process, as soon as a job has finished (while the others go on); if it
     fails, the job is reported as failed.
 
-    With one worker (or one job) and no cluster named, the jobs run in this process one after another (sharing their start
-    latents); otherwise each is a Ray task. A failed job is reported with its (variant, seed) and the others go on.
-    Returns what each finished job reported and the errors, both by job label.
+    With one worker (or one job) and no cluster named, the jobs run in this process one after another (sharing their
+    start latents); otherwise each is a Ray task. A failed job is reported with its (variant, seed) and the others go
+    on. Returns what each finished job reported and the errors, both by job label.
     """
     threads = {job_threads(job) for job in jobs}
     if len(threads) > 1:

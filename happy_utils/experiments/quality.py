@@ -18,10 +18,19 @@ from ..data import world
 from ..data.faces import FaceDataset, world_spec
 from ..generators.vqvae import load_vqvae
 from ..images import to_uint8
-from ..scorers.distortions import DISTORTIONS, distort
-from ..scorers.fid import (Features, fid_table, frechet, inception_features, reference_features, smile_features,
-                           statistics, world_features)
+from ..scorers.fid import (
+    Features,
+    fid_table,
+    frechet,
+    inception_features,
+    reference_features,
+    smile_features,
+    statistics,
+    world_features,
+)
 from ..scorers.realism import RealismJudge
+from . import summaries
+from .distortions import DISTORTIONS, distort
 
 #: The unseen happy faces the generated ones are compared with: all of levels 3-5, and each level alone.
 FID_TARGETS = {"3-5": (3, 4, 5), "3": (3,), "4": (4,), "5": (5,)}
@@ -65,7 +74,8 @@ def fid_report(generated: dict[str, torch.Tensor], targets: dict[str, list[FaceD
 def assess(realism: RealismJudge, images: torch.Tensor) -> dict:
     """Per image: realism error, pass or fail, the re-render's true degree (lists, for records and summaries)."""
     report = realism.assess(images)
-    return {"error": report.error.tolist(), "passed": report.passed.tolist(), "true_degree": report.true_degree.tolist()}
+    return {"error": report.error.tolist(), "passed": report.passed.tolist(),
+            "true_degree": report.true_degree.tolist()}
 
 
 def control(generator, faces: FaceDataset, base_index: list[int], realism: RealismJudge, oracle) -> dict:
@@ -91,13 +101,13 @@ def control_summary(per_seed: dict[int, dict | None]) -> dict | None:
         return None
     return {"pass": metrics.proportion(sum(c["passed"] for c in seeds), sum(c["faces"] for c in seeds)),
             "pass_fraction_per_seed": [c["passed"] / c["faces"] for c in seeds],
-            **{key: metrics.interval_of_all([c[key] for c in seeds])
+            **{key: summaries.interval_of_all([c[key] for c in seeds])
                for key in ("error", "oracle", "true_degree_valid", "reading_any")}}
 
 
 def valid_vs_control(realism: dict, per_seed: dict[int, dict], control: dict | None) -> dict | None:
-    """A variant's valid share beside its control's (`metrics.aggregate`'s realism, `metrics.seed_summary` per seed):
-    their ratio (pooled), the paired difference of the per-seed fractions (the seed's queries against the
+    """A variant's valid share beside its control's (`summaries.aggregate`'s realism, `summaries.seed_summary` per
+    seed): their ratio (pooled), the paired difference of the per-seed fractions (the seed's queries against the
     reconstructions of the same base faces; None for one seed) and Fisher's exact test on the pooled counts."""
     if control is None:
         return None
@@ -105,7 +115,7 @@ def valid_vs_control(realism: dict, per_seed: dict[int, dict], control: dict | N
     mine = [s["realism"]["pass_fraction"] for s in per_seed.values()]
     return {"ratio": None if not theirs["fraction"] else ours["fraction"] / theirs["fraction"],
             "paired": metrics.paired_difference(mine, control["pass_fraction_per_seed"]) if len(mine) >= 2 else None,
-            "fisher": metrics.fisher_test((ours["count"], ours["n"]), (theirs["count"], theirs["n"]))}
+            "fisher": summaries.fisher_test((ours["count"], ours["n"]), (theirs["count"], theirs["n"]))}
 
 
 def evaluate_quality(realism: RealismJudge, seed: int, n: int = 200) -> dict:

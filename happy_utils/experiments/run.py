@@ -17,12 +17,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .. import metrics, plotting
+from .. import plotting
 from ..data import world
 from ..files import write_text
 from ..loop import torch_threads
 from ..records import RunDir
 from ..scorers.realism import RealismJudge
+from . import summaries
 from .fanout import Job, JobsFailed, run_jobs
 from .quality import assess, extractors, fid_report, fid_targets
 from .spec import RunSpec
@@ -124,13 +125,13 @@ def finish_run(started: StartedRun, results: dict[str, dict]) -> dict:
         quality = {s: assess(realism, images[s]) for s in records} if realism is not None else {}
         fids = fid_report({variant.name: torch.cat(list(images.values()))},
                           fid_targets(prepared.train, cfg.fid_per_level), extractors(prepared.scorers, realism))
-    per_seed = {s: {**metrics.seed_summary(recs, quality.get(s)), "training": references}
+    per_seed = {s: {**summaries.seed_summary(recs, quality.get(s)), "training": references}
                 for s, recs in records.items()}
-    curves = {k: metrics.curves(records, k) for k in metrics.TOP_KS}
-    refs = {"training set, raw (oracle)": {k: references["raw"]["oracle"][f"top{k}"] for k in metrics.TOP_KS},
+    curves = {k: summaries.curves(records, k) for k in summaries.TOP_KS}
+    refs = {"training set, raw (oracle)": {k: references["raw"]["oracle"][f"top{k}"] for k in summaries.TOP_KS},
             "training set, reconstructed (oracle)": {k: references["reconstructed"]["oracle"][f"top{k}"]
-                                                     for k in metrics.TOP_KS},
-            "best training label (2)": {k: float(world.RESTRICTED_MAX_LABEL) for k in metrics.TOP_KS}}
+                                                     for k in summaries.TOP_KS},
+            "best training label (2)": {k: float(world.RESTRICTED_MAX_LABEL) for k in summaries.TOP_KS}}
     figures["topk_curves"] = plotting.topk_curves({variant.title: curves}, refs)
     figures["best_queries"] = _best_queries_figure(records, images, realism)
     summary = {
@@ -145,8 +146,8 @@ def finish_run(started: StartedRun, results: dict[str, dict]) -> dict:
         "surrogate": surrogate_summary,
         "restricted_reference": {**references, "best_training_label": world.RESTRICTED_MAX_LABEL},
         "per_seed": per_seed,
-        "aggregate": metrics.aggregate(per_seed),
-        "topk_curves": {f"top{k}": {"mean": metrics.mean_std(c)[0].tolist(), "std": metrics.mean_std(c)[1].tolist()}
+        "aggregate": summaries.aggregate(per_seed),
+        "topk_curves": {f"top{k}": {"mean": summaries.mean_std(c)[0].tolist(), "std": summaries.mean_std(c)[1].tolist()}
                         for k, c in curves.items()},
         "quality": {"realism_threshold": realism.threshold if realism is not None else None, **fids},
         "timings_s": timings,
@@ -165,7 +166,7 @@ def _best_queries_figure(records: dict, images: dict, realism: RealismJudge | No
     world with their re-renders, the difference and the realism error."""
     pooled = [(s, i) for s, recs in records.items() for i in range(len(recs))]
     flat = [records[s][i] for s, i in pooled]
-    picked = [pooled[k] for k in metrics.best_unique(flat, n)]
+    picked = [pooled[k] for k in summaries.best_unique(flat, n)]
     chosen = torch.stack([images[s][i] for s, i in picked])
     titles = [f"seed {s}: o{records[s][i]['score']:.2f}" + (f" j{records[s][i]['judge']:.2f}"
                                                             if records[s][i]["judge"] is not None else "")

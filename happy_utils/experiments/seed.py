@@ -23,7 +23,6 @@ from ..scorers.loading import load_scorers
 from .spec import RunSpec
 
 
-
 def start_latents(spec: RunSpec, scorers: dict[str, SmileScorer]) -> LatentSet:
     """The restricted faces, the variant's (cached) generator, their latents and the surrogate's labels, computed on
     the run's threads."""

@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import metrics
 from ..config import Preset
 from ..files import write_text
 from ..generators.base import Generator
 from ..images import to_uint8
 from ..records import RunDir
 from ..scorers.fid import fid_table, kid_table, target_features
+from . import summaries
 from .quality import assess, control, extractors, fid_targets, sample
 from .spec import RunSpec
 from .stages import prepare
@@ -156,9 +156,10 @@ class SeedMeasurer:
                 "queries": budget, "generator": {"kind": spec.variant.generator, "fingerprint": self.fingerprint(spec)},
                 "records": [{k: r.get(k) for k in KEPT} for r in records[:budget]],
                 "realism": {k: [round(x, 5) if isinstance(x, float) else x for x in values]
-                            for k, values in assess(self.prepared.realism, images).items()}, "fid_queries": fid_queries, "fid": fid,
+                            for k, values in assess(self.prepared.realism, images).items()},
+                "fid_queries": fid_queries, "fid": fid,
                 "kid": self.kids(images[:fid_queries]),
-                "fid_notes": sorted(set(notes)), "near_duplicates": metrics.near_duplicates(images[:fid_queries]),
+                "fid_notes": sorted(set(notes)), "near_duplicates": summaries.near_duplicates(images[:fid_queries]),
                 "drift": drift, "control_tuned": control}
 
 

@@ -69,7 +69,7 @@ class RunSpec:
 
     @property
     def free_cells(self) -> int:
-        return self.overrides.get("free_cells", self.variant.t(self.preset))
+        return self.overrides.get("free_cells", self.variant.free_cells_for(self.preset))
 
     @property
     def guard(self) -> ManifoldGuard:
@@ -82,13 +82,11 @@ class RunSpec:
 
     def loop_config(self, seed: int) -> LoopConfig:
         """The loop's settings for one seed: the preset's knobs, the variant's choices, the overrides."""
-        p, v = self.preset, self.variant
-        return LoopConfig(budget=self.overrides.get("budget", p.budget), retrain_every=p.retrain_every,
-                          rank_k=p.rank_k, free_cells=self.free_cells, seed=seed,
-                          weighted_retraining=v.weighted_retraining, batch_size=GENERATORS[v.generator].batch_size(p),
-                          n_trees=p.surrogate_trees, target=self.target, fit_set=p.surrogate_fit_set,
-                          time_limit=p.solver_time_limit_s, proposer=v.proposer,
-                          threads=self.overrides.get("threads", 1), guard=self.guard)
+        v = self.variant
+        return LoopConfig.from_preset(self.preset, seed, budget=self.overrides.get("budget", self.preset.budget),
+                                      free_cells=self.free_cells, weighted_retraining=v.weighted_retraining,
+                                      batch_size=GENERATORS[v.generator].batch_size(self.preset), target=self.target,
+                                      proposer=v.proposer, threads=self.overrides.get("threads", 1), guard=self.guard)
 
     def config(self) -> dict:
         """What the run directory's config.json records of the spec (the seeds are per-seed folders)."""

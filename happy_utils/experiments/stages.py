@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import metrics, plotting
+from .. import plotting
 from ..config import Preset, get_paths
 from ..data.faces import FaceDataset
 from ..data.sources import load_faces
@@ -26,9 +26,10 @@ from ..latents import label_latents
 from ..scorers.base import SmileScorer, oracle_metrics
 from ..scorers.loading import load_realism, load_scorers
 from ..scorers.realism import RealismJudge
-from ..surrogates.dngo import dngo_holdout_r2
 from ..surrogates.fit_set import best_and_random
 from ..surrogates.trees import TreeSurrogate, fit_trees, holdout_r2
+from . import summaries
+from .baseline.dngo import dngo_holdout_r2
 from .variants import GENERATORS
 
 
@@ -93,7 +94,7 @@ def _prepare(cfg: Preset, source: str, kind: str, target: str, progress: bool, w
             valid_degree[which] = on_valid.degree.numpy()
             quality[which] = oracle_metrics(on_valid, valid.labels, truth)
             raw_scores[which] = scorer.score(restricted.images).degree.numpy()
-            references["raw"][which] = metrics.topk_summary(raw_scores[which])
+            references["raw"][which] = summaries.topk_summary(raw_scores[which])
         figures["calibration"] = plotting.calibration(truth.numpy(), valid_degree)
 
     with stage(kind, timings):
@@ -105,7 +106,7 @@ def _prepare(cfg: Preset, source: str, kind: str, target: str, progress: bool, w
             figures["vqvae_codebook"] = plotting.codebook_usage(model.encode(held_out.images))
         reconstructed = model.decode(latents)
         for which, scorer in scorers.items():
-            references["reconstructed"][which] = metrics.topk_summary(scorer.score(reconstructed).degree.numpy())
+            references["reconstructed"][which] = summaries.topk_summary(scorer.score(reconstructed).degree.numpy())
         figures[f"{kind}_loss"] = plotting.loss_curves(model.meta["history"], keys=model.loss_keys,
                                                        title=f"{model.title} training")
         figures[f"{kind}_reconstructions"] = plotting.image_rows(

@@ -34,7 +34,8 @@ RARE_COUNT = 5
 def query_support(support: CodeSupport, codes: list, passed: list) -> list[dict]:
     """Per query: cells whose code was never seen there, seen fewer than RARE_COUNT times, unseen adjacent pairs,
     and whether it passed realism."""
-    return [{"unseen_cells": support.rare_cells(np.asarray(c)), "rare_cells": support.rare_cells(np.asarray(c), RARE_COUNT),
+    return [{"unseen_cells": support.rare_cells(np.asarray(c)),
+             "rare_cells": support.rare_cells(np.asarray(c), RARE_COUNT),
              "unseen_pairs": support.unseen_pairs(np.asarray(c)), "passed": bool(p)} for c, p in zip(codes, passed)]
 
 
@@ -65,7 +66,8 @@ def diagnose(cfg: Preset, results: Path, source: str = "synthetic") -> dict:
             rows += query_support(support, [r["code"] for r in m["records"]], m["realism"]["passed"])
         out["variants"][path.name] = {
             "queries": len(rows), "fine_tuned": VARIANTS[path.name].weighted_retraining,
-            **{f"mean_{k}": float(np.mean([r[k] for r in rows])) for k in ("unseen_cells", "rare_cells", "unseen_pairs")},
+            **{f"mean_{k}": float(np.mean([r[k] for r in rows]))
+               for k in ("unseen_cells", "rare_cells", "unseen_pairs")},
             "fully_supported": metrics.proportion(sum(r["unseen_cells"] == 0 and r["unseen_pairs"] == 0 for r in rows),
                                                   len(rows)),
             "pass_by_unseen_cells": by_bins(rows, "unseen_cells", RARE_BINS),
@@ -86,6 +88,7 @@ def table(report: dict) -> str:
         lines.append(f"{v:<17} {r['queries']:>5} queries; mean unseen cells {r['mean_unseen_cells']:.2f}, "
                      f"rare (<{report['rare_count']}) {r['mean_rare_cells']:.2f}, unseen pairs "
                      f"{r['mean_unseen_pairs']:.2f}; fully supported {r['fully_supported']['fraction']:.1%}")
-        lines.append("  unseen cells " + "  ".join(f"{b['from']}-{b['to']}: {cell(b)}" for b in r["pass_by_unseen_cells"]))
-        lines.append("  unseen pairs " + "  ".join(f"{b['from']}-{b['to']}: {cell(b)}" for b in r["pass_by_unseen_pairs"]))
+        for kind in ("cells", "pairs"):
+            lines.append(f"  unseen {kind} " + "  ".join(f"{b['from']}-{b['to']}: {cell(b)}"
+                                                       for b in r[f"pass_by_unseen_{kind}"]))
     return "\n".join(lines)

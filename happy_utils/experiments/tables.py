@@ -6,6 +6,8 @@ read back.
 
 from __future__ import annotations
 
+import functools
+
 #: The name of the restricted training set's row in every comparison.
 TRAINING = "restricted training set"
 
@@ -37,15 +39,19 @@ def print_run_table(summary: dict) -> None:
     print("seconds per query: " + ", ".join(f"{k[:-2]} {v:.2f}" for k, v in t.items()))
 
 
-def _pm(value: dict | None) -> str:
-    """mean ± the 95% confidence interval's half-width over seeds (± sd where one seed gives no interval); n/a with
-    how many seeds have the figure where some lack it (a valid Top-K of a seed with fewer than K valid queries)."""
+def pm(value: dict | None, spec: str = ".2f", scale: float = 1.0, compact: bool = False) -> str:
+    """A figure over seeds (`metrics.interval`), the one way every table and the README print it: "mean ± the 95%
+    confidence interval's half-width" (the mean alone where one seed gives no interval); "n/a" with how many seeds
+    have it where some lack it (a valid Top-K of a seed with fewer than K valid queries); "-" for no figure.
+    `compact`: the printed tables' narrow "n/a (n/N)"."""
     if not value:
         return "-"
     if value.get("mean") is None:
-        return f"n/a ({value['n']}/{value['seeds']})" if value.get("seeds") else "n/a"
-    spread = value.get("ci95") if value.get("ci95") is not None else value.get("std")
-    return f"{value['mean']:.2f} ± {spread:.2f}" if spread is not None else f"{value['mean']:.2f}"
+        if not value.get("seeds"):
+            return "n/a"
+        return f"n/a ({value['n']}/{value['seeds']})" if compact else f"n/a ({value['n']} of {value['seeds']} seeds)"
+    shown = f"{value['mean'] * scale:{spec}}"
+    return shown if value.get("ci95") is None else f"{shown} ± {value['ci95'] * scale:{spec}}"
 
 
 def _paper(paper: dict, keys: tuple[str, ...]) -> str:
@@ -64,40 +70,44 @@ def _share(row: dict, part: str = "realism") -> str:
     return "-" if p is None else f"{p['fraction']:.2f} [{p['wilson95'][0]:.2f},{p['wilson95'][1]:.2f}]"
 
 
-def print_comparison(result: dict) -> None:
-    """The comparison table (with the paper's numbers beside ours) and Table 1, as printed by `compare`."""
+def comparison_text(result: dict) -> str:
+    """The comparison table (with the paper's numbers beside ours) and Table 1, as `compare` prints it and writes it
+    beside `comparison.json` (notebook 06 reads it there)."""
+    short = functools.partial(pm, compact=True)
     extractors = result["fid_extractors"]
-    print("\nFIDs against degrees 3-5: " + "; ".join(f"{k}: {name}" for k, name in extractors.items()))
     fid_keys = [k for k in ("inception", "world") if k in extractors]
-    head = (f"{'variant':<17}{'t':>3}{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'valid Top50':>13}{'pass [Wilson]':>16}"
-            f"{'valid true':>13}{'control t=0':>16}" + "".join(f"{k[:5] + ' FID':>11}" for k in fid_keys) +
-            f"{'judge Top10':>13}{'repeats':>8}{'  paper Top10 / Top50 / FID':>28}")
-    print(head)
+    fids = "".join(f"{k[:5] + ' FID':>11}" for k in fid_keys)
+    head = (f"{'variant':<17}{'t':>3}{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'valid Top50':>13}"
+            f"{'pass [Wilson]':>16}{'valid true':>13}{'control t=0':>16}{fids}{'judge Top10':>13}{'repeats':>8}"
+            f"{'  paper Top10 / Top50 / FID':>28}")
+    lines = ["", "FIDs against degrees 3-5: " + "; ".join(f"{k}: {name}" for k, name in extractors.items()), head]
     for v, row in result["variants"].items():
-        print(f"{v:<17}{row['t']:>3}{_pm(row['oracle']['top10']):>13}{_pm(row['oracle']['top50']):>13}"
-              f"{_pm(_realism(row, 'valid_oracle', 'top10')):>13}{_pm(_realism(row, 'valid_oracle', 'top50')):>13}"
-              f"{_share(row):>16}{_pm(_realism(row, 'valid_true_degree', 'best')):>13}{_share(row, 'control'):>16}"
-              + "".join(f"{row['fid'][k]['3-5']:>11.1f}" for k in fid_keys) +
-              f"{_pm((row.get('judge') or {}).get('top10')):>13}{row['near_duplicates']:>8}"
-              f"{_paper(row['paper'], ('top10', 'top50', 'fid')):>28}")
+        lines.append(f"{v:<17}{row['t']:>3}{short(row['oracle']['top10']):>13}{short(row['oracle']['top50']):>13}"
+                     f"{short(_realism(row, 'valid_oracle', 'top10')):>13}"
+                     f"{short(_realism(row, 'valid_oracle', 'top50')):>13}{_share(row):>16}"
+                     f"{short(_realism(row, 'valid_true_degree', 'best')):>13}{_share(row, 'control'):>16}"
+                     + "".join(f"{row['fid'][k]['3-5']:>11.1f}" for k in fid_keys) +
+                     f"{short((row.get('judge') or {}).get('top10')):>13}{row['near_duplicates']:>8}"
+                     f"{_paper(row['paper'], ('top10', 'top50', 'fid')):>28}")
     training = result["training_set"]
     passed = training.get("realism_pass_fraction")
-    print(f"{TRAINING:<17}{'':>55}{'' if passed is None else f'{passed:.2f}':>16}{'':>29}"
-          + "".join(f"{training['fid'][k]['3-5']:>11.1f}" for k in fid_keys))
-    print("mean ± 95% confidence interval over seeds; valid: over the queries that pass realism (n/a (k/n): only k of "
-          "n seeds have 10 valid queries); pass: pooled, with its Wilson 95% interval; valid true: the best valid "
-          "query's true degree (its re-render's); control t=0: the pretrained generator's reconstructions of the "
-          "queries' base faces that pass; repeats: queries within 2% RMS of an earlier face of the same seed")
-    for note in result["fid_notes"][:3]:
-        print(f"note: {note}")
+    lines.append(f"{TRAINING:<17}{'':>55}{'' if passed is None else f'{passed:.2f}':>16}{'':>29}"
+                 + "".join(f"{training['fid'][k]['3-5']:>11.1f}" for k in fid_keys))
+    lines.append("mean ± 95% confidence interval over seeds; valid: over the queries that pass realism (n/a (k/n): "
+                 "only k of n seeds have 10 valid queries); pass: pooled, with its Wilson 95% interval; valid true: "
+                 "the best valid query's true degree (its re-render's); control t=0: the pretrained generator's "
+                 "reconstructions of the queries' base faces that pass; repeats: queries within 2% RMS of an earlier "
+                 "face of the same seed")
+    lines += [f"note: {note}" for note in result["fid_notes"][:3]]
     if result["ablation"]:
-        print("\nTable 1 (ablation over t)")
-        print(f"{'t':>3}  {'variant':<14}" + "".join(f"{k[:5] + ' FID':>11}" for k in fid_keys) +
-              f"{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'pass [Wilson]':>16}{'  paper FID / Top10 / Top50':>30}")
+        lines += ["", "Table 1 (ablation over t)",
+                  f"{'t':>3}  {'variant':<14}{fids}{'Top10':>13}{'Top50':>13}{'valid Top10':>13}{'pass [Wilson]':>16}"
+                  f"{'  paper FID / Top10 / Top50':>30}"]
         for entry in result["ablation"]:
             row = result["variants"][entry["variant"]]
-            print(f"{entry['t']:>3}  {entry['variant']:<14}" + "".join(f"{row['fid'][k]['3-5']:>11.1f}"
-                                                                      for k in fid_keys) +
-                  f"{_pm(row['oracle']['top10']):>13}{_pm(row['oracle']['top50']):>13}"
-                  f"{_pm(_realism(row, 'valid_oracle', 'top10')):>13}{_share(row):>16}"
-                  f"{_paper(row['paper'], ('fid', 'top10', 'top50')):>30}")
+            lines.append(f"{entry['t']:>3}  {entry['variant']:<14}"
+                         + "".join(f"{row['fid'][k]['3-5']:>11.1f}" for k in fid_keys)
+                         + f"{short(row['oracle']['top10']):>13}{short(row['oracle']['top50']):>13}"
+                         f"{short(_realism(row, 'valid_oracle', 'top10')):>13}{_share(row):>16}"
+                         f"{_paper(row['paper'], ('fid', 'top10', 'top50')):>30}")
+    return "\n".join(lines)

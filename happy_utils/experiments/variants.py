@@ -14,10 +14,12 @@ from pathlib import Path
 from ..config import Preset
 from ..data.faces import FaceDataset
 from ..generators.base import Generator
-from ..generators.vae import BATCH_SIZE as VAE_BATCH_SIZE
-from ..generators.vae import load_or_train_vae, vae_checkpoint
 from ..generators.vqvae import load_or_train_vqvae, vqvae_checkpoint
+from ..loop import PROPOSERS
 from ..proposers.manifold import ManifoldGuard
+from .baseline.slsqp import SLSQPProposer
+from .baseline.vae import BATCH_SIZE as VAE_BATCH_SIZE
+from .baseline.vae import load_or_train_vae, vae_checkpoint
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class GeneratorKind:
     checkpoint: Callable[[Preset, FaceDataset], Path]
     batch_size: Callable[[Preset], int]
 
+
+#: The paper's continuous baseline proposes through the one loop under this name (the loop itself knows only the MIO
+#: and the random floor).
+PROPOSERS.setdefault("slsqp", lambda cfg: SLSQPProposer(cfg.retrain_every, cfg.seed, cfg.fit_set))
 
 GENERATORS = {
     "vqvae": GeneratorKind(load_or_train_vqvae, vqvae_checkpoint, lambda preset: preset.vqvae_batch_size),
@@ -48,10 +54,11 @@ class Variant:
     free_cells: int | None = None  # t; None: the preset's
     target: str | None = None  # the surrogate's labels (see `latents`); None: the preset's
     in_ablation: bool = False  # a row of the paper's Table 1 (t of the VQ-VAE + WR)
-    guard: ManifoldGuard = field(default_factory=ManifoldGuard)  # beyond the paper: what keeps the MIO on the data (`manifold`)
+    # Beyond the paper: what keeps the MIO on the data (`proposers.manifold`); none: the paper's.
+    guard: ManifoldGuard = field(default_factory=ManifoldGuard)
     paper: dict = field(default_factory=dict)  # the paper's CelebA results: (mean, sd) of Top10/Top50, FID
 
-    def t(self, preset: Preset) -> int:
+    def free_cells_for(self, preset: Preset) -> int:
         """The number of free cells this variant runs with under a preset."""
         return self.free_cells if self.free_cells is not None else preset.free_cells
 
@@ -66,7 +73,8 @@ class Variant:
 #: The guarded variants' knobs: a code seen this often at its cell is supported; the prior's weight lambda.
 SUPPORTED_COUNT, PRIOR_WEIGHT = 5, 0.05
 
-#: The paper's comparison (Figure 3: CelebA, 500 queries, 20 seeds), its Table 1 ablation over t (and t = 12), and a floor.
+#: The paper's comparison (Figure 3: CelebA, 500 queries, 20 seeds), its Table 1 ablation over t (and t = 12), and a
+#: floor.
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("vqvae-wr", "VQ-VAE + weighted retraining", in_ablation=True,
             paper={"top10": (2.85, 0.07), "top50": (2.50, 0.05), "fid": 41.69}),

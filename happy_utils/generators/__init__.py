@@ -1,2 +1,3 @@
 """Generative models whose latent space is searched: the protocol the loop uses (`base`), their shared training
-(`training`), the paper's VQ-VAE (`vqvae`) and the continuous baseline's VAE (`vae`)."""
+(`training`) and the paper's VQ-VAE (`vqvae`); the continuous baseline's VAE is the harness's
+(`experiments.baseline`)."""

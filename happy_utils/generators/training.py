@@ -31,14 +31,18 @@ from ..provenance import compare_pixels, made_with, record_pixels, spec_key
 M = TypeVar("M", bound=nn.Module)
 
 
+def training_steps(n: int, epochs: float, batch_size: int) -> int:
+    """The steps of a training of `epochs` over n examples in batches of `batch_size` (at least one)."""
+    return max(1, math.ceil(epochs * n / batch_size))
+
+
 def sample_plan(n: int, epochs: float, batch_size: int, weights: torch.Tensor | None, seed: int) -> torch.Tensor:
     """The example indices of every training step, drawn once up front so that a resumed training sees the same ones.
 
     Without weights: a fresh permutation per epoch. With weights: a `WeightedRandomSampler` with replacement, so an
     example of weight w is drawn in proportion to w (weighted retraining).
     """
-    steps = max(1, math.ceil(epochs * n / batch_size))
-    total = steps * batch_size
+    total = training_steps(n, epochs, batch_size) * batch_size
     gen = torch.Generator().manual_seed(seed)
     if weights is None:
         order = torch.cat([torch.randperm(n, generator=gen) for _ in range(math.ceil(total / n))])
@@ -48,7 +52,7 @@ def sample_plan(n: int, epochs: float, batch_size: int, weights: torch.Tensor | 
             raise ValueError(f"weights must be {n} non-negative numbers with a positive sum, got shape "
                              f"{tuple(weights.shape)}")
         order = torch.tensor(list(WeightedRandomSampler(weights, total, replacement=True, generator=gen)))
-    return order[:total].view(steps, batch_size)
+    return order[:total].view(-1, batch_size)
 
 
 @dataclass
@@ -65,28 +69,6 @@ def plan_fingerprint(plan: torch.Tensor, cfg, lr: float, flag: bool) -> str:
     h = hashlib.sha256(plan.numpy().tobytes())
     h.update(repr((asdict(cfg), lr, flag)).encode())
     return h.hexdigest()[:20]
-
-
-def resume_training(state_path: Path | None, fingerprint: str, model: nn.Module, opt, gen) -> dict | None:
-    """Restore model, optimiser and generator from a training's state file if it was made for the same plan;
-    the state (step, history, ...) or None for a fresh start."""
-    if state_path is None or not Path(state_path).exists():
-        return None
-    state = torch.load(state_path, map_location=model.device, weights_only=False)
-    if state.get("plan") != fingerprint:
-        return None
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    gen.set_state(state["generator"])
-    return state
-
-
-def save_training_state(path: Path, model: nn.Module, opt, gen, fingerprint: str, step: int, history: list[dict],
-                        seconds: float, **extra) -> None:
-    """Everything a training needs to resume at `step` (plus the model's own extras), written atomically."""
-    with atomic_path(path) as tmp:
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                    "plan": fingerprint, "step": step, "history": history, "seconds": seconds, **extra}, tmp)
 
 
 def save_checkpoint(model: nn.Module, path: Path, fmt: str, meta: dict | None = None) -> None:

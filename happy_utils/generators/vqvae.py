@@ -23,9 +23,19 @@ from ..config import Preset
 from ..config import device as default_device
 from ..data.faces import FaceDataset
 from ..images import as_float, check_images
-from .training import (TrainResult, cached_or_trained, plan_fingerprint, pretrained_path, psnr, read_checkpoint,
-                       resume_training, retrain_command, sample_plan, save_checkpoint, save_training_state,
-                       score_change)
+from ..progress import resume_progress, save_progress
+from .training import (
+    TrainResult,
+    cached_or_trained,
+    plan_fingerprint,
+    pretrained_path,
+    psnr,
+    read_checkpoint,
+    retrain_command,
+    sample_plan,
+    save_checkpoint,
+    score_change,
+)
 
 LATENT_SIZE = 8
 CHECKPOINT_FORMAT = "happy-vqvae-v1"
@@ -232,9 +242,9 @@ def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: i
 
     `weights` makes it weighted retraining. Codes unused for `reseed_every` steps are moved onto encoder outputs
     (None: never). `cosine` decays the learning rate to 2% of `lr` along a half cosine
-    (for a first training; a short fine-tune keeps it constant). With `state_path`, the model, optimiser and step are saved every
-    `save_every` steps and at the end; a training started again with the same arguments resumes where it stopped,
-    and ends with the same weights as one that was never interrupted.
+    (for a first training; a short fine-tune keeps it constant). With `state_path`, the model, optimiser and step are
+    saved every `save_every` steps and at the end; a training started again with the same arguments resumes where it
+    stopped, and ends with the same weights as one that was never interrupted.
     """
     check_images(images)
     plan = sample_plan(len(images), epochs, batch_size, weights, seed)
@@ -244,7 +254,8 @@ def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: i
     history: list[dict] = []
     start, reseeded, seconds = 0, 0, 0.0
     usage = torch.zeros(model.cfg.num_codes, dtype=torch.long)
-    state = resume_training(state_path, fingerprint, model, opt, gen)
+    parts = {"model": model, "optimizer": opt, "generator": gen}
+    state = resume_progress(state_path, fingerprint, parts, model.device)
     if state is not None:
         start, history, reseeded, seconds = state["step"], state["history"], state["reseeded"], state["seconds"]
         usage = state["usage"]
@@ -265,8 +276,8 @@ def train_vqvae(model: VQVAE, images: torch.Tensor, epochs: float, batch_size: i
             history.append({"step": step, **{k: v.item() for k, v in losses.items()}})
             bar.set_postfix(recon=f"{losses['recon'].item():.4f}", vq=f"{losses['vq'].item():.4f}")
         if state_path is not None and ((step + 1) % save_every == 0 or step == len(plan) - 1):
-            save_training_state(state_path, model, opt, gen, fingerprint, step + 1, history,
-                                time.perf_counter() - began, usage=usage.cpu(), reseeded=reseeded)
+            save_progress(state_path, fingerprint, parts, step=step + 1, history=history,
+                          seconds=time.perf_counter() - began, usage=usage.cpu(), reseeded=reseeded)
     model.eval()
     return TrainResult(history=history, reseeded=reseeded, seconds=time.perf_counter() - began)
 

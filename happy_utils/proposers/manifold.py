@@ -88,7 +88,7 @@ def trust_radius(free_cells: int, query_values: np.ndarray, best_before: float) 
     return radius
 
 
-def allowed_values(guard: ManifoldGuard, support: CodeSupport, base: np.ndarray, f: int, free: set[int]) -> np.ndarray:
+def allowed_values(guard: ManifoldGuard, support: CodeSupport, base: np.ndarray, f: int, cells: set[int]) -> np.ndarray:
     """The codes free cell f may take: seen often enough at f, and seen beside each fixed neighbour's code; always
     the base's own code."""
     allowed = np.ones(support.num_codes, dtype=bool)
@@ -96,27 +96,28 @@ def allowed_values(guard: ManifoldGuard, support: CodeSupport, base: np.ndarray,
         allowed &= support.cell_counts.reshape(-1, support.num_codes)[f] >= guard.min_count
     if guard.neighbours:
         for g, counts in support.neighbours(f):
-            if g not in free:
+            if g not in cells:
                 allowed &= counts[:, base[g]] > 0
     allowed[base[f]] = True
     return allowed
 
 
-def fixed_prior(guard: ManifoldGuard, support: CodeSupport, base: np.ndarray, f: int, free: set[int]) -> np.ndarray:
-    """lambda * the log-frequency of each code of free cell f beside its fixed neighbours' codes (one term per value)."""
+def fixed_prior(guard: ManifoldGuard, support: CodeSupport, base: np.ndarray, f: int, cells: set[int]) -> np.ndarray:
+    """lambda * the log-frequency of each code of free cell f beside its fixed neighbours' codes (one term per
+    value)."""
     score = np.zeros(support.num_codes)
     for g, counts in support.neighbours(f):
-        if g not in free:
+        if g not in cells:
             score += support.log_frequency(counts[:, base[g]])
     return guard.prior_weight * score
 
 
-def fixed_pairs_prior(guard: ManifoldGuard, support: CodeSupport, base: np.ndarray, free: set[int]) -> float:
+def fixed_pairs_prior(guard: ManifoldGuard, support: CodeSupport, base: np.ndarray, cells: set[int]) -> float:
     """lambda * the log-frequency of the adjacent pairs whose cells are both fixed: a constant of the program."""
     total = 0.0
     for f in range(base.size):
         for g, counts in support.neighbours(f):
-            if f < g and f not in free and g not in free:
+            if f < g and f not in cells and g not in cells:
                 total += float(support.log_frequency(counts[base[f], base[g]]))
     return guard.prior_weight * total
 

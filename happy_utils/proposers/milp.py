@@ -73,7 +73,8 @@ class Program:
             body = terms(zip(index, value))
             lines.append(f"  {body} = {lo:g}" if lo == up else
                          f"  {body} <= {up:g}" if lo == -INF else f"  {lo:g} <= {body} <= {up:g}")
-        binary = [n for n, i, lo, up in zip(self.names, self.integer, self.lower, self.upper) if i and (lo, up) == (0, 1)]
+        binary = [n for n, i, lo, up in zip(self.names, self.integer, self.lower, self.upper)
+                  if i and (lo, up) == (0, 1)]
         lines.append("binary " + " ".join(binary))
         lines += [f"  {lo:g} <= {n} <= {up:g}" for n, i, lo, up in zip(self.names, self.integer, self.lower, self.upper)
                   if not (i and (lo, up) == (0, 1))]

@@ -77,7 +77,7 @@ class MIOResult:
     n_constraints: int
     solver: str
     method: str  # pruned or full
-    free: list = field(default_factory=list)
+    cells: list = field(default_factory=list)
     uncertainty: float = 0.0
     message: str = ""
 
@@ -91,12 +91,12 @@ class MIOResult:
         return self.status in ("optimal", "time_limit") and not self.message.startswith("no solution")
 
 
-def check_free(free, n_features: int) -> np.ndarray:
-    free = np.unique(np.asarray(free, dtype=np.int64).ravel())
-    if len(free) == 0 or free.min() < 0 or free.max() >= n_features:
+def check_cells(cells, n_features: int) -> np.ndarray:
+    cells = np.unique(np.asarray(cells, dtype=np.int64).ravel())
+    if len(cells) == 0 or cells.min() < 0 or cells.max() >= n_features:
         raise ValueError(f"free cells must be 1 to {n_features} distinct indices in 0..{n_features - 1}, got "
-                         f"{free.tolist()}")
-    return free
+                         f"{cells.tolist()}")
+    return cells
 
 
 def _gap(objective, bound) -> float | None:
@@ -105,9 +105,9 @@ def _gap(objective, bound) -> float | None:
     return abs(bound - objective) / max(1e-9, abs(objective))
 
 
-def _split_sets(trees: list, free: np.ndarray) -> dict[int, list[frozenset]]:
+def _split_sets(trees: list, cells: np.ndarray) -> dict[int, list[frozenset]]:
     """The value sets of every split on each free feature."""
-    sets: dict[int, list[frozenset]] = {int(f): [] for f in free}
+    sets: dict[int, list[frozenset]] = {int(f): [] for f in cells}
 
     def collect(t):
         if isinstance(t, tuple):
@@ -218,6 +218,7 @@ class PrunedProgram:
     """The pruned, value-classed MIO of an ensemble at a base code: the program, and how to read a code from it."""
 
     program: milp.Program
+    cells: np.ndarray  # the free features, checked and sorted
     choices: dict[int, _Choices]  # per free feature, its value classes
     y: dict[int, list[int]]  # per free feature, the program's column of each class (one is chosen)
     unc: int | None  # the column of the exploration term, when beta > 0
@@ -237,25 +238,48 @@ def _class_name(f: int, values: np.ndarray) -> str:
     return f"cell{f}in{{{shown}}}"
 
 
-def pruned_program(model: TreeModel, base: np.ndarray, free, beta: float = 0.0, guard: ManifoldGuard | None = None,
+def pruned_program(model: TreeModel, base: np.ndarray, cells, beta: float = 0.0, guard: ManifoldGuard | None = None,
                    support: CodeSupport | None = None, max_changed: int | None = None) -> PrunedProgram:
-    """Maximise the ensemble (+ beta * uncertainty, + lambda * the pairwise prior) over the free features of `base`,
-    as a MILP, within the guards (`manifold`; `support` counts the data's codes, the base's among them) and at most
-    `max_changed` changed features.
+    """Maximise the ensemble over the free features of `base` as a MILP (+ beta * uncertainty, within the guards of
+    `manifold`, at most `max_changed` changed features).
 
-    Every split on a fixed feature is decided by the base's value (`prune`): a tree left without splits is a
-    constant, a tree over one free feature is a score per value of it, a tree over several keeps ENTMOOT's encoding
-    (a variable per leaf, two rows per split). Each free feature takes one of its value classes (a binary each,
-    summing to 1): values that no split tells apart are one class. Compatible neighbours add a row per class and
-    free neighbour (the class implies a compatible class there); the prior adds a continuous variable per pair of
-    classes seen together, bounded by both classes' binaries.
+    Every split on a fixed feature is decided by the base's value (`_pruned_trees`). Each free feature takes one of
+    its value classes, a binary each, summing to 1 (`_value_classes`): a tree over one free feature is a score per
+    class, a tree over several keeps ENTMOOT's encoding, a variable per leaf and two rows per split (`tree_rows`).
     """
     start = time.perf_counter()
     base = np.asarray(base, dtype=np.int64)
-    free = check_free(free, model.n_features)
+    cells = check_cells(cells, model.n_features)
+    guard = guard or ManifoldGuard()
+    const, single, multi = _pruned_trees(model, base, cells)
+    near = _near_rows(model, base, cells) if beta > 0 else None
+    choices = _value_classes(model, base, single, multi, near, guard, support, max_changed)
+    if guard.prior_weight > 0:
+        const += manifold.fixed_pairs_prior(guard, support, base, set(choices))
+
+    program = milp.Program(offset=float(const))
+    y = {f: program.columns(len(ch.members), 0.0, 1.0, integer=True,
+                            names=[_class_name(f, m) for m in ch.members]) for f, ch in choices.items()}
+    for f, ch in choices.items():
+        program.cost[y[f][0]:y[f][-1] + 1] = [float(w) for w in ch.score]
+        program.row({c: 1.0 for c in y[f]}, 1.0, 1.0)
+    for k, tree in enumerate(multi):
+        tree_rows(program, k, tree, choices, y)
+    if guard.needs_support and manifold.couples(guard):
+        _couple_free_neighbours(program, guard, support, choices, y)
+    if max_changed is not None and max_changed < len(cells):  # at least t - max_changed features keep the base
+        program.row({y[f][choices[f].group_of[base[f]]]: 1.0 for f in choices}, len(cells) - max_changed, milp.INF)
+    unc = None if near is None else _exploration_term(program, beta, near, model.n_features, choices, y)
+    return PrunedProgram(program=program, cells=cells, choices=choices, y=y, unc=unc,
+                         seconds=time.perf_counter() - start)
+
+
+def _pruned_trees(model: TreeModel, base: np.ndarray, cells: np.ndarray) -> tuple[float, dict[int, list], list]:
+    """Every split on a fixed feature decided by the base's value (`prune`): the constant of the trees left without a
+    split, per free feature the trees over it alone, and the trees over several free features."""
     fixed = np.ones(model.n_features, dtype=bool)
-    fixed[free] = False
-    const, single, multi = model.offset, {int(f): [] for f in free}, []
+    fixed[cells] = False
+    const, single, multi = model.offset, {int(f): [] for f in cells}, []
     for tree in model.trees:
         pruned = prune(tree, fixed, base)
         used = _features(pruned)
@@ -265,71 +289,83 @@ def pruned_program(model: TreeModel, base: np.ndarray, free, beta: float = 0.0, 
             single[used.pop()].append(pruned)
         else:
             multi.append(pruned)
+    return const, single, multi
 
-    # Exploration: only training codes within t mismatches of the closest one can be nearest; their values in the
-    # free cells must stay distinguishable, so each becomes a set of its own.
-    near, near_const = np.empty((0, model.n_features), dtype=np.int64), np.empty(0)
-    singletons: dict[int, list[frozenset]] = {int(f): [] for f in free}
-    if beta > 0:
-        if model.train_rows is None:
-            raise ValueError("the exploration term needs the training codes (TreeModel.train_rows)")
-        mismatch = (model.train_rows[:, fixed] != base[fixed]).sum(axis=1)
-        keep = mismatch <= mismatch.min() + len(free)
-        near, near_const = model.train_rows[keep], mismatch[keep]
-        singletons = {int(f): [frozenset([int(v)]) for v in np.unique(near[:, f])] for f in free}
-    guard = guard or ManifoldGuard()
-    guarded = _guarded(guard, support, base, free) if guard.needs_support else {}
-    if max_changed is not None:  # the base's own value a class of its own: "unchanged" is then one binary
-        for f in free:
+
+@dataclass
+class _Near:
+    """The training codes that can be the nearest one to a code with these free features (ENTMOOT's exploration)."""
+
+    rows: np.ndarray  # the codes
+    fixed_mismatch: np.ndarray  # their mismatches with the base in the fixed features
+
+
+def _near_rows(model: TreeModel, base: np.ndarray, cells: np.ndarray) -> _Near:
+    """Only training codes within t mismatches of the closest one (in the fixed features) can be the nearest."""
+    if model.train_rows is None:
+        raise ValueError("the exploration term needs the training codes (TreeModel.train_rows)")
+    fixed = np.ones(model.n_features, dtype=bool)
+    fixed[cells] = False
+    mismatch = (model.train_rows[:, fixed] != base[fixed]).sum(axis=1)
+    keep = mismatch <= mismatch.min() + len(cells)
+    return _Near(model.train_rows[keep], mismatch[keep])
+
+
+def _value_classes(model: TreeModel, base: np.ndarray, single: dict[int, list], multi: list, near: _Near | None,
+                   guard: ManifoldGuard, support: CodeSupport | None, max_changed: int | None) -> dict[int, _Choices]:
+    """Each free feature's value classes: values that no split (and no guard, no near training code) tells apart are
+    one class. A value a near training code holds stays a class of its own, so the distance stays exact; so does the
+    base's own value under `max_changed`, so that "unchanged" is one binary."""
+    cells = np.array(sorted(single))
+    singletons: dict[int, list[frozenset]] = {int(f): [] for f in cells}
+    if near is not None:
+        singletons = {int(f): [frozenset([int(v)]) for v in np.unique(near.rows[:, f])] for f in cells}
+    guarded = _guarded(guard, support, base, cells) if guard.needs_support else {}
+    if max_changed is not None:
+        for f in cells:
             singletons[int(f)].append(frozenset([int(base[f])]))
-    multi_sets = _split_sets(multi, free)
-    single_sets = _split_sets([t for trees in single.values() for t in trees], free)
-    choices = {f: _choices(f, base, single[f], multi_sets[f] + singletons[f],
-                           multi_sets[f] + singletons[f] + single_sets[f], model.n_values, guarded.get(f))
-               for f in single}
-    if guard.prior_weight > 0:
-        const += manifold.fixed_pairs_prior(guard, support, base, set(single))
-
-    program = milp.Program(offset=float(const))
-    y = {f: program.columns(len(ch.members), 0.0, 1.0, integer=True,
-                            names=[_class_name(f, m) for m in ch.members]) for f, ch in choices.items()}
-    for f, ch in choices.items():
-        program.cost[y[f][0]:y[f][-1] + 1] = [float(w) for w in ch.score]
-        program.row({c: 1.0 for c in y[f]}, 1.0, 1.0)
-
-    def chosen_in(f: int, values) -> list[int]:
-        """The columns of the choices of f that hold any of these values: their sum is 1 when one is chosen."""
-        return [y[f][g] for g in sorted({int(g) for g in choices[f].group_of[list(values)] if g >= 0})]
-
-    # Trees over several free features: ENTMOOT's encoding, a variable per leaf, two constraints per split.
-    trees = [_leaves_and_splits(t) for t in multi]
-    for k, (leaves, splits) in enumerate(trees):
-        z = program.columns(len(leaves), 0.0, 1.0, integer=False,
-                            names=[f"tree{k}leaf{j}" for j in range(len(leaves))])
-        for c, w in zip(z, leaves):
-            program.cost[c] = float(w)
-        program.row({c: 1.0 for c in z}, 1.0, 1.0)
-        for f, values, left, right in splits:
-            chosen = chosen_in(f, values)
-            program.row({**{z[i]: 1.0 for i in left}, **{c: -1.0 for c in chosen}}, -milp.INF, 0.0)
-            program.row({**{z[i]: 1.0 for i in right}, **{c: 1.0 for c in chosen}}, -milp.INF, 1.0)
-    if guarded and manifold.couples(guard):
-        _couple_free_neighbours(program, guard, support, choices, y)
-    if max_changed is not None and max_changed < len(free):  # at least t - max_changed features keep the base
-        program.row({y[f][choices[f].group_of[base[f]]]: 1.0 for f in choices}, len(free) - max_changed, milp.INF)
-    unc = None
-    if beta > 0:  # unc <= (mismatches in the fixed cells + mismatches in the free ones) / n_features, for each row
-        (unc,) = program.columns(1, 0.0, milp.INF, integer=False, names=["uncertainty"])
-        program.cost[unc] = float(beta)
-        for row, c0 in zip(near, near_const):
-            terms = {unc: 1.0}
-            for f in free:
-                terms.update({c: 1.0 / model.n_features for c in chosen_in(int(f), [row[f]])})
-            program.row(terms, -milp.INF, (float(c0) + len(free)) / model.n_features)
-    return PrunedProgram(program=program, choices=choices, y=y, unc=unc, seconds=time.perf_counter() - start)
+    multi_sets = _split_sets(multi, cells)
+    single_sets = _split_sets([t for trees in single.values() for t in trees], cells)
+    return {f: _choices(f, base, single[f], multi_sets[f] + singletons[f],
+                        multi_sets[f] + singletons[f] + single_sets[f], model.n_values, guarded.get(f))
+            for f in single}
 
 
-def _guarded(guard: ManifoldGuard, support: CodeSupport | None, base: np.ndarray, free: np.ndarray
+def _chosen_in(choices: dict[int, _Choices], y: dict[int, list[int]], f: int, values) -> list[int]:
+    """The columns of the classes of f that hold any of these values: their sum is 1 when one of them is chosen."""
+    return [y[f][g] for g in sorted({int(g) for g in choices[f].group_of[list(values)] if g >= 0})]
+
+
+def tree_rows(program: milp.Program, k: int, tree, choices: dict[int, _Choices], y: dict[int, list[int]]) -> None:
+    """Tree k over several free features, as ENTMOOT encodes it: a variable per leaf (one is 1), and per split two
+    rows: the leaves left of it only when a class of its values is chosen, the leaves right of it only when not."""
+    leaves, splits = _leaves_and_splits(tree)
+    z = program.columns(len(leaves), 0.0, 1.0, integer=False, names=[f"tree{k}leaf{j}" for j in range(len(leaves))])
+    for c, w in zip(z, leaves):
+        program.cost[c] = float(w)
+    program.row({c: 1.0 for c in z}, 1.0, 1.0)
+    for f, values, left, right in splits:
+        chosen = _chosen_in(choices, y, f, values)
+        program.row({**{z[i]: 1.0 for i in left}, **{c: -1.0 for c in chosen}}, -milp.INF, 0.0)
+        program.row({**{z[i]: 1.0 for i in right}, **{c: 1.0 for c in chosen}}, -milp.INF, 1.0)
+
+
+def _exploration_term(program: milp.Program, beta: float, near: _Near, n_features: int, choices: dict[int, _Choices],
+                      y: dict[int, list[int]]) -> int:
+    """beta * unc, unc <= (mismatches in the fixed features + in the free ones) / n_features for each near code:
+    ENTMOOT's distance to the nearest training code. Returns unc's column."""
+    (unc,) = program.columns(1, 0.0, milp.INF, integer=False, names=["uncertainty"])
+    program.cost[unc] = float(beta)
+    n_free = len(choices)
+    for row, c0 in zip(near.rows, near.fixed_mismatch):
+        terms = {unc: 1.0}
+        for f in choices:
+            terms.update({c: 1.0 / n_features for c in _chosen_in(choices, y, f, [row[f]])})
+        program.row(terms, -milp.INF, (float(c0) + n_free) / n_features)
+    return unc
+
+
+def _guarded(guard: ManifoldGuard, support: CodeSupport | None, base: np.ndarray, cells: np.ndarray
              ) -> dict[int, _Guarded]:
     """What the guards say of each free feature's values (see `_Guarded`)."""
     if support is None:
@@ -338,13 +374,14 @@ def _guarded(guard: ManifoldGuard, support: CodeSupport | None, base: np.ndarray
         raise ValueError(f"the support counts {support.shape} grids, the code has {base.size} features")
     if guard.neighbours and support.unseen_pairs(base):
         raise ValueError("the support must count the base code: it holds adjacent pairs the support never saw")
-    cells = {int(f) for f in free}
+    cells = {int(f) for f in cells}
     allowed = {f: manifold.allowed_values(guard, support, base, f, cells) for f in cells}
     out = {}
     for f in cells:
         coupling = [counts[:, allowed[g]] if guard.prior_weight else counts[:, allowed[g]] > 0
                     for g, counts in support.neighbours(f) if g in cells and manifold.couples(guard)]
-        unary = manifold.fixed_prior(guard, support, base, f, cells) if guard.prior_weight else np.zeros(len(allowed[f]))
+        unary = (manifold.fixed_prior(guard, support, base, f, cells) if guard.prior_weight
+                 else np.zeros(len(allowed[f])))
         out[f] = _Guarded(allowed[f], unary, np.hstack(coupling).astype(np.float64) if coupling else
                           np.zeros((len(allowed[f]), 0)))
     return out
@@ -381,14 +418,14 @@ def _couple_free_neighbours(program: milp.Program, guard: ManifoldGuard, support
                     program.row(terms, -milp.INF, 0.0)
 
 
-def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs", time_limit: float = 60.0,
+def solve_pruned(model: TreeModel, base: np.ndarray, cells, solver: str = "highs", time_limit: float = 60.0,
                  beta: float = 0.0, guard: ManifoldGuard | None = None, support: CodeSupport | None = None,
                  max_changed: int | None = None) -> MIOResult:
     """Build `pruned_program`, solve it (falling back to HiGHS when another solver refuses), read and check the code."""
     start = time.perf_counter()
     base = np.asarray(base, dtype=np.int64)
-    free = check_free(free, model.n_features)
-    built = pruned_program(model, base, free, beta, guard, support, max_changed)
+    built = pruned_program(model, base, cells, beta, guard, support, max_changed)
+    cells = built.cells
     program = built.program
     solution = milp.solve(program, solver, time_limit)
     if not solution.outcome.has_solution and solver != "highs":
@@ -402,7 +439,7 @@ def solve_pruned(model: TreeModel, base: np.ndarray, free, solver: str = "highs"
         code=code, value=float(model.predict(code)[0]), objective=outcome.objective, bound=outcome.bound,
         gap=_gap(outcome.objective, outcome.bound), status=outcome.status, seconds=time.perf_counter() - start,
         build_seconds=built.seconds, solve_seconds=outcome.seconds, n_vars=program.n_columns,
-        n_constraints=program.n_rows, solver=solver, method="pruned", free=free.tolist(),
+        n_constraints=program.n_rows, solver=solver, method="pruned", cells=cells.tolist(),
         uncertainty=float(solution.values[built.unc]) if built.unc is not None and outcome.has_solution else 0.0,
         message=outcome.message if outcome.has_solution else
         f"no solution ({outcome.status}: {outcome.message}); returning the base code")
@@ -422,7 +459,7 @@ def check_solution(result: MIOResult, model: TreeModel, base: np.ndarray, beta: 
     """The booster's prediction (+ the exploration and prior terms) at the code must equal the MIO objective; fixed
     features must be unchanged; the guards must admit the code."""
     fixed = np.ones(model.n_features, dtype=bool)
-    fixed[result.free] = False
+    fixed[result.cells] = False
     if not np.array_equal(result.code[fixed], base[fixed]):
         raise MIOCheckError("the solution changed a fixed cell")
     guard = guard or ManifoldGuard()
@@ -438,15 +475,15 @@ def check_solution(result: MIOResult, model: TreeModel, base: np.ndarray, beta: 
         raise MIOCheckError(f"MIO objective {result.objective:.8f} but the trees give {expected:.8f} at the code")
 
 
-def solve_full(enting, model: TreeModel, base: np.ndarray, free, solver: str = "highs", time_limit: float = 600.0,
+def solve_full(enting, model: TreeModel, base: np.ndarray, cells, solver: str = "highs", time_limit: float = 600.0,
                beta: float = 0.0) -> MIOResult:
     """The reference: ENTMOOT's own, unpruned model of the whole ensemble, with the fixed features fixed."""
     start = time.perf_counter()
     base = np.asarray(base, dtype=np.int64)
-    free = check_free(free, model.n_features)
+    cells = check_cells(cells, model.n_features)
     problem = enting._problem_config
     core = problem.get_pyomo_model_core()
-    ec.fix_categorical(core, {f: int(base[f]) for f in range(model.n_features) if f not in set(free.tolist())})
+    ec.fix_categorical(core, {f: int(base[f]) for f in range(model.n_features) if f not in set(cells.tolist())})
     saved_unc, saved_beta = enting.unc_model, enting._beta
     if beta == 0:
         enting.unc_model, enting._beta = ec.ExploitOnly(), 0.0
@@ -469,16 +506,16 @@ def solve_full(enting, model: TreeModel, base: np.ndarray, free, solver: str = "
         code=code, value=float(model.predict(code)[0]), objective=objective, bound=bound,
         gap=_gap(objective, bound), status=outcome.status, seconds=time.perf_counter() - start,
         build_seconds=build, solve_seconds=outcome.seconds, n_vars=n_vars, n_constraints=n_cons, solver=solver,
-        method="full", free=free.tolist(), uncertainty=unc, message=outcome.message)
+        method="full", cells=cells.tolist(), uncertainty=unc, message=outcome.message)
     if outcome.has_solution:
         check_solution(result, model, base, beta)
     return result
 
 
-def optimize(surrogate: TreeSurrogate, base_code, free_cells, method: str = "pruned", solver: str = "highs",
+def optimize(surrogate: TreeSurrogate, base_code, cells, method: str = "pruned", solver: str = "highs",
              time_limit: float = 60.0, beta: float = 0.0, guard: ManifoldGuard | None = None,
              support: CodeSupport | None = None, max_changed: int | None = None) -> MIOResult:
-    """One query: maximise a fitted `Surrogate` over `free_cells` (flat indices 0..63) of `base_code` (8x8), within
+    """One query: maximise a fitted `Surrogate` over `cells` (flat indices 0..63) of `base_code` (8x8), within
     the guards (`manifold`; `support`: the data's code counts) and at most `max_changed` changed cells.
 
     `method` 'pruned' is the fast exact path; 'full' is ENTMOOT's own model, kept as the reference (unguarded).
@@ -493,11 +530,10 @@ def optimize(surrogate: TreeSurrogate, base_code, free_cells, method: str = "pru
     if max_changed is not None and max_changed < 1:
         raise ValueError(f"max_changed (the trust region's radius) must be >= 1, got {max_changed}")
     if method == "pruned":
-        return solve_pruned(surrogate.tree_model, base, free_cells, solver, time_limit, beta, guard, support,
-                            max_changed)
+        return solve_pruned(surrogate.tree_model, base, cells, solver, time_limit, beta, guard, support, max_changed)
     if (guard is not None and guard.active) or max_changed is not None:
         raise ValueError("ENTMOOT's full model is the unguarded reference: use method='pruned' with the guards")
-    return solve_full(surrogate.enting, surrogate.tree_model, base, free_cells, solver, time_limit, beta)
+    return solve_full(surrogate.enting, surrogate.tree_model, base, cells, solver, time_limit, beta)
 
 
 class MIOProposer:
@@ -543,7 +579,7 @@ class MIOProposer:
         result = optimize(surrogate, base, surrogate.top_cells(self.free_cells), solver=self.solver,
                           time_limit=self.time_limit, beta=self.beta, guard=self.guard, support=support,
                           max_changed=max_changed)
-        record = {"free": result.free, "surrogate": result.value, "objective": result.objective,
+        record = {"free": result.cells, "surrogate": result.value, "objective": result.objective,
                   "status": result.status, "gap": result.gap, "solver": result.solver, "n_vars": result.n_vars,
                   "message": result.message}
         if self.guard.active:

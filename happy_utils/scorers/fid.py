@@ -57,7 +57,8 @@ def inception_features(device: torch.device | str | None = None) -> Features:
 def smile_features(scorers: dict) -> Features:
     """The judge's 128 features (synthetic world) or the CelebA predictor's 512: they read smiles, not faces."""
     net = scorers["judge"] if "judge" in scorers else scorers["oracle"]
-    name = "judge features (a smile reader)" if "judge" in scorers else "Talk-to-Edit predictor features (a smile reader)"
+    name = ("judge features (a smile reader)" if "judge" in scorers
+            else "Talk-to-Edit predictor features (a smile reader)")
     return Features("smile", name, net, net.embed)
 
 

@@ -17,7 +17,7 @@ import importlib.util
 from pathlib import Path
 
 import torch
-from pytorch_fid.inception import FID_WEIGHTS_URL, InceptionV3, fid_inception_v3
+from pytorch_fid.inception import FID_WEIGHTS_URL, InceptionV3
 
 from ..files import atomic_path, sha256
 
@@ -59,9 +59,8 @@ def digest(state_dict: dict) -> str:
 
 def _fid_layout() -> dict[str, torch.Tensor]:
     """pytorch-fid's FID InceptionV3 state dict (names and shapes), built without its weights."""
-    from torchvision.models.inception import inception_v3
-
     from pytorch_fid import inception as pf
+    from torchvision.models.inception import inception_v3
 
     net = inception_v3(num_classes=1008, aux_logits=False, weights=None, init_weights=False)
     net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = (pf.FIDInceptionA(192, 32), pf.FIDInceptionA(256, 64),
@@ -125,9 +124,3 @@ def inception_pool3(device: torch.device | str = "cpu") -> InceptionV3:
     """pytorch-fid's InceptionV3 returning pool3 (2048-d), images in [0, 1] resized to 299 as pytorch-fid does."""
     install()
     return InceptionV3([POOL3]).to(device).eval()
-
-
-def fid_inception_from_hub() -> torch.nn.Module:
-    """The bare FID Inception network as pytorch-fid builds it (from the hub cache file)."""
-    install()
-    return fid_inception_v3()

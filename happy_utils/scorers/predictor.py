@@ -12,7 +12,8 @@ where 3 is the index of the Smiling head, not T; T starts at 1.5, is fitted by n
 labels (L-BFGS, lr 0.01, 50 iterations) and stored in their scaled state dict (`predictor_128_scaled3.pth.tar`: the
 predictor's weights under `model.`, plus `temperature`). Such a file is loaded as it is. With the plain
 `predictor_128.pth.tar`, `calibrate` fits T by the same NLL on CelebA-Dialog's validation split (to convergence: see
-`fit_temperature`) and writes it beside the predictor (`predictor_128.temperature.json`, with the validation NLL and ECE before and after), where loading finds it.
+`fit_temperature`) and writes it beside the predictor (`predictor_128.temperature.json`, with the validation NLL and
+ECE before and after), where loading finds it.
 Nothing is downloaded: the ResNet is built without ImageNet weights, the checkpoint provides them all.
 """
 
@@ -155,7 +156,8 @@ def _calibrated_temperature(path: Path) -> float:
     if not cal.exists():
         raise FileNotFoundError(
             f"{path} is the plain predictor, whose temperature must be fitted first: run `python -m happy_utils "
-            f"calibrate-predictor` (it writes {cal.name} beside it), or put the authors' {SCALED_FILE} in {path.parent}")
+            f"calibrate-predictor` (it writes {cal.name} beside it), or put the authors' {SCALED_FILE} in "
+            f"{path.parent}")
     stored = json.loads(cal.read_text())
     if stored.get("predictor_sha256") != sha256(path):
         raise ValueError(f"{cal} was fitted for another {path.name}; run `python -m happy_utils calibrate-predictor` "

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from ..config import device as default_device
 from ..data import world
 from ..files import atomic_path
 from ..images import as_float, check_images
+from ..progress import resume_progress, save_progress
 
 CHECKPOINT_FORMAT = "happy-realism-v1"
 BLUR_SIGMA, CELL, WORST_CELLS = 1.0, 8, 4
@@ -47,7 +48,8 @@ CONTINUOUS: tuple[tuple[str, int, float, float], ...] = (
     ("angle", 1, -0.1, 0.1), ("scale", 1, 0.93, 1.07), ("aspect", 1, 0.9, 1.08), ("skin", 3, 0.0, 1.0),
     ("hair_color", 3, 0.0, 1.0), ("hair_volume", 1, 1.0, 4.0), ("brow_height", 1, -1.2, 1.2),
     ("brow_tilt", 1, -0.18, 0.18), ("brow_thickness", 1, 2.0, 3.0), ("gaze", 1, -0.8, 0.8),
-    ("glasses_color", 3, 0.0, 0.5), ("bg_centre", 3, 0.0, 1.0), ("bg_slope", 6, -1.0, 1.0), ("brightness", 1, 0.82, 1.12), ("shade", 1, -0.18, 0.18), ("noise_amp", 1, 0.0, 0.035),
+    ("glasses_color", 3, 0.0, 0.5), ("bg_centre", 3, 0.0, 1.0), ("bg_slope", 6, -1.0, 1.0),
+    ("brightness", 1, 0.82, 1.12), ("shade", 1, -0.18, 0.18), ("noise_amp", 1, 0.0, 0.035),
 )
 #: The discrete parameters, as classes.
 CLASSES = {"hair_style": world.N_HAIR_STYLES, "glasses": 2, "eye_color": len(world.EYE_COLORS)}
@@ -231,14 +233,11 @@ def train_inverse(steps: int, out: Path, seed: int = 3, batch_size: int = 64, lr
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     config = {"seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr, "width": width}
     partial = Path(str(out) + ".partial")
+    parts = {"model": net, "optimizer": opt, "scheduler": sched}
     start, history, seconds = 0, [], 0.0
-    if partial.exists():
-        state = torch.load(partial, map_location=dev, weights_only=False)
-        if state["config"] == config:
-            net.load_state_dict(state["state_dict"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            start, history, seconds = state["step"], state["history"], state["seconds"]
+    state = resume_progress(partial, config, parts, dev)
+    if state is not None:
+        start, history, seconds = state["step"], state["history"], state["seconds"]
     began = time.perf_counter() - seconds
     net.train()
     bar = tqdm(range(start, steps), desc="training the realism inverse network", initial=start, total=steps,
@@ -257,10 +256,8 @@ def train_inverse(steps: int, out: Path, seed: int = 3, batch_size: int = 64, lr
             history.append({"step": step, "continuous": loss_c.item(), "classes": loss_k.item()})
             bar.set_postfix(cont=f"{loss_c.item():.4f}", cls=f"{loss_k.item():.3f}")
         if (step + 1) % save_every == 0 or step == steps - 1:
-            with atomic_path(partial) as tmp:
-                torch.save({"config": config, "state_dict": net.state_dict(), "optimizer": opt.state_dict(),
-                            "scheduler": sched.state_dict(), "step": step + 1, "history": history,
-                            "seconds": time.perf_counter() - began}, tmp)
+            save_progress(partial, config, parts, step=step + 1, history=history,
+                          seconds=time.perf_counter() - began)
     checkpoint = {"format": CHECKPOINT_FORMAT, "config": config, "threshold": None,
                   "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
                   "meta": {**config, "history": history, "seconds": round(time.perf_counter() - began, 1),
@@ -297,8 +294,3 @@ def save_judge(judge: RealismJudge, path: Path, config: dict, calibration: dict)
         torch.save({"format": CHECKPOINT_FORMAT, "config": config, "threshold": judge.threshold,
                     "state_dict": {k: v.cpu().contiguous() for k, v in judge.net.state_dict().items()},
                     "meta": {**judge.meta, "calibration": calibration}}, tmp)
-
-
-def field_names() -> list[str]:
-    """Every FaceParams field the inverse network reads (noise_tile excepted: noise is not re-rendered)."""
-    return [f.name for f in fields(world.FaceParams) if f.name != "noise_tile"]

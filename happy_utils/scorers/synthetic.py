@@ -17,8 +17,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..config import device as default_device
-from ..files import atomic_path
 from ..data.faces import render_faces
+from ..files import atomic_path
+from ..progress import resume_progress, save_progress
 from .base import N_LEVELS, SmileScorer, oracle_metrics
 
 CHECKPOINT_FORMAT = "happy-oracle-v1"
@@ -47,7 +48,8 @@ class OracleNet(SmileScorer):
 
 
 class JudgeNet(SmileScorer):
-    """The judge: another design on purpose: 5x5 stem, max pooling, GroupNorm, GELU, a flattened fully-connected head."""
+    """The judge: another design on purpose: 5x5 stem, max pooling, GroupNorm, GELU, a flattened fully-connected
+    head."""
 
     def __init__(self, width: int = 24):
         super().__init__()
@@ -102,6 +104,25 @@ def data_seeds(seed: int, epochs: int) -> list[int]:
     return [seed * 1000 + e for e in range(epochs)] + [seed * 1000 + 999]
 
 
+def _epoch(net: SmileScorer, opt, sched, faces, gen: torch.Generator, batch_size: int, dev: torch.device) -> float:
+    """One epoch over these faces in a shuffled order, each batch augmented, against the degree's soft targets (one
+    scheduler step per batch); the mean loss."""
+    x_all, t_all = faces.float_images(), soft_targets(faces.degree)
+    order = torch.randperm(len(faces), generator=gen)
+    net.train()
+    total = 0.0
+    for step in range(math.ceil(len(faces) / batch_size)):
+        idx = order[step * batch_size:(step + 1) * batch_size]
+        x = _augment(x_all[idx], gen).to(dev)
+        loss = torch.sum(-t_all[idx].to(dev) * F.log_softmax(net(x), dim=1), dim=1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        total += loss.item() * len(idx)
+    return total / len(faces)
+
+
 def train_scorer(arch: str, seed: int, images_per_epoch: int, epochs: int, out: Path, batch_size: int = 128,
                  lr: float = 2e-3, valid_size: int = 1000, dev: torch.device | None = None) -> dict:
     """Train a six-class scorer on freshly rendered faces of all degrees and save it to `out`.
@@ -123,38 +144,19 @@ def train_scorer(arch: str, seed: int, images_per_epoch: int, epochs: int, out: 
     history: list[dict] = []
     start_epoch = 0
     partial = Path(str(out) + ".partial")
-    if partial.exists():
-        state = torch.load(partial, map_location=dev, weights_only=False)
-        if state["config"] == config:
-            net.load_state_dict(state["state_dict"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            gen.set_state(state["generator"])
-            history, start_epoch = state["history"], state["epoch"]
+    parts = {"model": net, "optimizer": opt, "scheduler": sched, "generator": gen}
+    state = resume_progress(partial, config, parts, dev)
+    if state is not None:
+        history, start_epoch = state["history"], state["epoch"]
     bar = tqdm(range(start_epoch, epochs), desc=f"training {arch}", initial=start_epoch, total=epochs)
     for epoch in bar:
         faces = render_faces(images_per_epoch, data_seeds(seed, epochs)[epoch], progress=False)
-        x_all, t_all = faces.float_images(), soft_targets(faces.degree)
-        order = torch.randperm(len(faces), generator=gen)
-        net.train()
-        total = 0.0
-        for step in range(steps_per_epoch):
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            x = _augment(x_all[idx], gen).to(dev)
-            loss = torch.sum(-t_all[idx].to(dev) * F.log_softmax(net(x), dim=1), dim=1).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
+        loss = _epoch(net, opt, sched, faces, gen, batch_size, dev)
         metrics = oracle_metrics(net.score(valid.float_images()), valid.labels, valid.degree)
-        history.append({"epoch": epoch + 1, "loss": total / len(faces), **metrics})
+        history.append({"epoch": epoch + 1, "loss": loss, **metrics})
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", acc=f"{metrics['exact_acc']:.3f}",
                         mae=f"{metrics['mae']:.3f}")
-        with atomic_path(partial) as tmp:
-            torch.save({"config": config, "state_dict": net.state_dict(), "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(), "generator": gen.get_state(), "history": history,
-                        "epoch": epoch + 1}, tmp)
+        save_progress(partial, config, parts, history=history, epoch=epoch + 1)
     checkpoint = {
         "format": CHECKPOINT_FORMAT, "arch": arch, "temperature": 1.0,
         "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},

@@ -119,16 +119,15 @@ class TreeSurrogate:
         return TreeModel(trees=parse_trees(self.booster), offset=0.0, n_features=LATENT_CELLS, n_values=N_VALUES,
                          value_counts=counts, train_rows=self.train_rows)
 
-    def importance(self) -> np.ndarray:
-        """Gain-based feature importance of each latent cell, as an (8, 8) grid."""
-        return self.booster.feature_importance(importance_type="gain").reshape(8, 8)
+    def importance(self, kind: str = "gain") -> np.ndarray:
+        """Feature importance of each latent cell, as an (8, 8) grid: by gain (the paper's), or by split count."""
+        return self.booster.feature_importance(importance_type=kind).reshape(8, 8)
 
-    def top_cells(self, free_cells: int) -> np.ndarray:
+    def top_cells(self, free_cells: int, kind: str = "gain") -> np.ndarray:
         """The flat indices (0..63) of the `free_cells` (the paper's t) cells of highest importance, most important
-        first: the cells the MIO may change."""
-        if not isinstance(free_cells, (int, np.integer)) or not 1 <= free_cells <= LATENT_CELLS:
-            raise ValueError(f"free_cells (t) must be an integer in 1..{LATENT_CELLS}, got {free_cells!r}")
-        return np.argsort(-self.importance().ravel(), kind="stable")[:free_cells]
+        first: the cells the MIO may change (the count is checked where a `LoopConfig` is made, the cells by the
+        MIO)."""
+        return np.argsort(-self.importance(kind).ravel(), kind="stable")[:free_cells]
 
 
 def learning_rate(n_trees: int) -> float:

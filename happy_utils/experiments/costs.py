@@ -1,8 +1,9 @@
 """What a preset costs on the runtime at hand: unit costs timed at the preset's sizes, projected over its runs.
 
 Why: a learner opening a notebook on Colab's CPU runtime with the paper preset would wait for days without knowing
-it. The same timings serve `bench stages` (one seed of the paper preset costed without its data) and the first cell
-of every notebook (what this runtime is and what the preset will cost on it). Unit costs come from random weights
+it. The same timings serve `bench stages` (one seed of the paper preset costed without its data) and `estimate` (what
+this runtime is and what the preset will cost on it; each notebook's setup cell names the command, and times
+nothing itself, so the lesson starts at once). Unit costs come from random weights
 and planted codes, so nothing has to be trained or loaded first; the solver and LightGBM run on the CPU either way.
 """
 
@@ -15,12 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import PRESETS, Preset, device
-from .generators.vqvae import VQVAE, VQVAEConfig
-from .loop import torch_threads
-from .proposers.mio import optimize
-from .surrogates.planted import planted_codes
-from .surrogates.trees import fit_trees
+from ..config import PRESETS, Preset, device
+from ..generators.training import training_steps
+from ..generators.vqvae import VQVAE, VQVAEConfig
+from ..loop import LoopConfig, torch_threads
+from ..proposers.mio import optimize
+from ..surrogates.trees import fit_trees
+from .planted import planted_codes
 
 
 def timed(fn) -> float:
@@ -71,24 +73,25 @@ def unit_costs(cfg: Preset, n: int, threads: int = 1, steps: int = 4, solves: in
 
 def seed_cost(cfg: Preset, n: int, units: UnitCosts, budget: int | None = None) -> list[dict]:
     """One `vqvae-wr` seed's stages in seconds for `n` restricted faces over `budget` queries (the preset's): the
-    first fine-tune a full epoch, later ones a tenth, the rows the surrogate and the bases read re-encoded each
-    cycle, a fit and a solve per query. The last row is the total."""
-    budget = budget or cfg.budget
-    cycles = -(-budget // cfg.retrain_every)
-    steps_first = -(-n // cfg.vqvae_batch_size)
-    steps_later = -(-n // (10 * cfg.vqvae_batch_size))
-    read = min(units.fit_rows + cfg.retrain_every, n)
+    loop's fine-tune schedule (`LoopConfig`: the first fine-tune a full epoch, later ones a tenth), the rows the
+    surrogate and the bases read re-encoded each cycle, a fit and a solve per query. The last row is the total."""
+    loop = LoopConfig.from_preset(cfg, budget=budget or cfg.budget)
+    budget = loop.budget
+    cycles = -(-budget // loop.retrain_every)
+    steps_first = training_steps(n, loop.first_finetune_epochs, loop.batch_size)
+    steps_later = training_steps(n, loop.finetune_epochs, loop.batch_size)
+    read = min(units.fit_rows + loop.retrain_every, n)
     rows = [
-        {"stage": f"first fine-tune, 1 epoch ({steps_first} steps)", "seconds": steps_first * units.step_s,
-         "steps": steps_first},
-        {"stage": f"later fine-tunes, 0.1 epoch ({steps_later} steps) x {cycles - 1}",
+        {"stage": f"first fine-tune, {loop.first_finetune_epochs:g} epoch ({steps_first} steps)",
+         "seconds": steps_first * units.step_s, "steps": steps_first},
+        {"stage": f"later fine-tunes, {loop.finetune_epochs:g} epoch ({steps_later} steps) x {cycles - 1}",
          "seconds": (cycles - 1) * steps_later * units.step_s, "steps": (cycles - 1) * steps_later},
         {"stage": f"re-encode, rows read ({read}) x {cycles} (all {n} rows: "
                   f"{cycles * n * units.encode_s / 3600:.1f} h)", "seconds": cycles * read * units.encode_s,
          "encoded": cycles * read},
         {"stage": f"surrogate fit ({cfg.surrogate_trees} trees, {units.fit_rows} rows) x {budget}",
          "seconds": budget * units.fit_s},
-        {"stage": f"MIO (t = {cfg.free_cells}) x {budget}", "seconds": budget * units.solve_s},
+        {"stage": f"MIO (t = {loop.free_cells}) x {budget}", "seconds": budget * units.solve_s},
     ]
     rows.append({"stage": "total", "seconds": sum(r["seconds"] for r in rows)})
     return rows

@@ -2,7 +2,7 @@
 
 Why: the paper compares its discrete MIO with continuous latent space optimisation as Tripp et al. (2020) do it: a
 neural network whose last layer is Bayesian linear regression models the score over the VAE's 64-dimensional latent
-means, and its predictive variance feeds expected improvement (`proposers.slsqp`). Training as the authors' code
+means, and its predictive variance feeds expected improvement (`slsqp`). Training as the authors' code
 runs it (`src/dngo/dngo.py` through `dngo_train.py`): three tanh layers of 50, Adam at 0.01, batches of 10, 50
 epochs of shuffled batches (the last incomplete one dropped), squared error, no input or output normalisation (the
 flags that would turn it on are never passed), and the last layer's two precisions chosen by maximising the
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .holdout import holdout_split, r2_score
+from ...surrogates.holdout import holdout_split, r2_score
 
 HIDDEN = 50  # DNGO's three tanh layers of 50
 EPOCHS, BATCH, LR = 50, 10, 0.01  # the authors' settings

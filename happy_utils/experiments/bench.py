@@ -15,30 +15,30 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from .code_support import CodeSupport
-from .config import PRESETS, device, get_preset
+from ..code_support import CodeSupport
+from ..config import PRESETS, device, get_preset
+from ..data import world
+from ..data.cropping import FaceDetector, astronaut_photos, crop_face, crop_photos
+from ..data.faces import build_world, render_faces
+from ..generators.training import count_parameters
+from ..generators.vqvae import VQVAE, VQVAEConfig, train_step, train_vqvae
+from ..latents import label_latents, latent_set
+from ..loop import query, torch_threads
+from ..proposers.base import Proposal
+from ..proposers.manifold import ManifoldGuard
+from ..proposers.mio import optimize
+from ..records import RunDir
+from ..scorers.fid import Features, inception_features, world_features
+from ..scorers.loading import load_realism, load_scorer, load_scorers
+from ..scorers.predictor import AttributePredictor
+from ..surrogates.fit_set import best_and_random
+from ..surrogates.holdout import holdout_split, r2_score
+from ..surrogates.trees import N_VALUES, fit_trees
 from .costs import seed_cost, timed, unit_costs
-from .data import world
-from .data.cropping import FaceDetector, astronaut_photos, crop_face, crop_photos
-from .data.faces import build_world, render_faces
-from .experiments.fanout import Job, run_jobs
-from .experiments.run import start_run
-from .experiments.spec import RunSpec
-from .generators.training import count_parameters
-from .generators.vqvae import VQVAE, VQVAEConfig, train_step, train_vqvae
-from .latents import label_latents, latent_set
-from .loop import query, torch_threads
-from .proposers.base import Proposal
-from .proposers.manifold import ManifoldGuard
-from .proposers.mio import optimize
-from .records import RunDir
-from .scorers.fid import Features, inception_features, world_features
-from .scorers.loading import load_realism, load_scorer, load_scorers
-from .scorers.predictor import AttributePredictor
-from .surrogates.fit_set import best_and_random
-from .surrogates.holdout import holdout_split, r2_score
-from .surrogates.planted import planted_codes
-from .surrogates.trees import N_VALUES, fit_trees
+from .fanout import Job, run_jobs
+from .planted import planted_codes
+from .run import start_run
+from .spec import RunSpec
 
 DATA_TARGET_IMAGES_PER_S = 2000
 
@@ -52,8 +52,10 @@ def _throughput(fn, n: int, repeats: int = 3) -> float:
 
 def _table(rows: list[dict], columns: list[str]) -> str:
     widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
-    line = lambda vals: "  ".join(str(v).rjust(w) if i else str(v).ljust(w) for i, (v, w) in
-                                  enumerate(zip(vals, widths)))
+
+    def line(values: list) -> str:
+        return "  ".join(str(v).rjust(w) if i else str(v).ljust(w) for i, (v, w) in enumerate(zip(values, widths)))
+
     return "\n".join([line(columns), line(["-" * w for w in widths])] + [line([r[c] for c in columns]) for r in rows])
 
 
@@ -117,7 +119,8 @@ def bench_vqvae(n: int = 1024, as_json: bool = False) -> dict:
     return result
 
 
-def bench_mio(n: int = 3000, as_json: bool = False, draws: int = 5, t: int = 8, preset: str | None = None) -> dict:
+def bench_mio(n: int = 3000, as_json: bool = False, draws: int = 5, free_cells: int = 8, preset: str | None = None
+              ) -> dict:
     """ENTMOOT's full MIO against the pruned, value-classed one, at paper scale: 800 trees, 64 cells x 256 values.
 
     Codes: `planted_codes(n)` by default, or with `preset` the restricted training codes of that preset's VQ-VAE
@@ -131,11 +134,11 @@ def bench_mio(n: int = 3000, as_json: bool = False, draws: int = 5, t: int = 8, 
         codes, scores = latent.rows, latent.labels
         source = f"{preset} preset: restricted training codes, decoded-oracle scores, n={len(codes)}"
     surrogate = fit_trees(codes, scores, n_trees=800)
-    free = surrogate.top_cells(t)
+    cells = surrogate.top_cells(free_cells)
     bases = codes[np.random.default_rng(1).choice(len(codes), size=draws, replace=False)]
     variants = {"entmoot full model, HiGHS": ("full", "highs"), "pruned + value classes, HiGHS": ("pruned", "highs"),
                 "pruned + value classes, Gurobi": ("pruned", "gurobi")}
-    runs = {name: [optimize(surrogate, b, free, method=m, solver=s) for b in bases]
+    runs = {name: [optimize(surrogate, b, cells, method=m, solver=s) for b in bases]
             for name, (m, s) in variants.items()}
     reference = [r.objective for r in runs["entmoot full model, HiGHS"]]
     rows = []
@@ -153,14 +156,14 @@ def bench_mio(n: int = 3000, as_json: bool = False, draws: int = 5, t: int = 8, 
                                 for r, ref in zip(results, reference)),
         })
     full, pruned = rows[0]["median_s"], rows[1]["median_s"]
-    guarded = _guarded_rows(surrogate, codes, bases, free, runs["pruned + value classes, HiGHS"])
-    result = {"bench": "mio", "source": source, "trees": 800, "t": t, "draws": draws,
+    guarded = _guarded_rows(surrogate, codes, bases, cells, runs["pruned + value classes, HiGHS"])
+    result = {"bench": "mio", "source": source, "trees": 800, "t": free_cells, "draws": draws,
               "full_median_s": full, "pruned_median_s": pruned, "speedup": round(full / pruned, 1),
               "optima_agree": all(r["same_optimum"] for r in rows), "rows": rows, "guarded": guarded}
     if as_json:
         print(json.dumps(result))
     else:
-        print(f"{source}; 800 trees, t = {t}, {draws} fixed-code draws; seconds include building the model\n")
+        print(f"{source}; 800 trees, t = {free_cells}, {draws} fixed-code draws; seconds include building the model\n")
         print(_table(rows, list(rows[0])))
         print(f"\nspeedup of the pruned model with HiGHS: {result['speedup']}x (target >= 5x); "
               f"median {pruned} s (target <= 0.5 s); optima agree: {result['optima_agree']}")
@@ -178,7 +181,7 @@ BENCH_GUARDS = (("supported codes (>= 5)", ManifoldGuard(min_count=5), None),
                 ("trust region, radius 2", ManifoldGuard(trust_region=True), 2))
 
 
-def _guarded_rows(surrogate, codes: np.ndarray, bases: np.ndarray, free: np.ndarray, plain: list) -> list[dict]:
+def _guarded_rows(surrogate, codes: np.ndarray, bases: np.ndarray, cells: np.ndarray, plain: list) -> list[dict]:
     """Each guard's program on the same bases, beside the unguarded one: time, size, and what the guard costs the
     trees' value."""
     support = CodeSupport.of(codes.reshape(-1, 8, 8), N_VALUES)
@@ -187,7 +190,7 @@ def _guarded_rows(surrogate, codes: np.ndarray, bases: np.ndarray, free: np.ndar
              "constraints": int(np.median([r.n_constraints for r in plain])), "trees_value_lost": 0.0,
              "unseen_pairs": float(np.mean([support.unseen_pairs(r.code) for r in plain]))}]
     for name, guard, radius in BENCH_GUARDS:
-        results = [optimize(surrogate, b, free, guard=guard, support=support, max_changed=radius) for b in bases]
+        results = [optimize(surrogate, b, cells, guard=guard, support=support, max_changed=radius) for b in bases]
         rows.append({"program": name, "median_s": round(float(np.median([r.seconds for r in results])), 3),
                      "variables": int(np.median([r.n_vars for r in results])),
                      "constraints": int(np.median([r.n_constraints for r in results])),
@@ -222,7 +225,7 @@ def bench_surrogate(n: int = 40, as_json: bool = False, preset: str | None = Non
     starts = np.random.default_rng(0).choice(len(codes), n, replace=False)
     importance = {}
     for kind in ("gain", "split"):
-        cells = np.argsort(-surrogate.booster.feature_importance(kind), kind="stable")[:cfg.free_cells]
+        cells = surrogate.top_cells(cfg.free_cells, kind)
         scores = [query(data.generator, int(i), codes[i], Proposal(optimize(surrogate, codes[i], cells).code, {}, 0, 0),
                         scorers["oracle"], scorers["judge"]) for i in starts]
         importance[kind] = {"cells": sorted(divmod(int(c), 8) for c in cells),

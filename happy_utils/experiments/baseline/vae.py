@@ -20,13 +20,23 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..config import Preset
-from ..config import device as default_device
-from ..data.faces import FaceDataset
-from ..images import as_float, check_images
-from .training import (TrainResult, cached_or_trained, plan_fingerprint, pretrained_path, psnr, read_checkpoint,
-                       resume_training, retrain_command, sample_plan, save_checkpoint, save_training_state,
-                       score_change)
+from ...config import Preset
+from ...config import device as default_device
+from ...data.faces import FaceDataset
+from ...generators.training import (
+    TrainResult,
+    cached_or_trained,
+    plan_fingerprint,
+    pretrained_path,
+    psnr,
+    read_checkpoint,
+    retrain_command,
+    sample_plan,
+    save_checkpoint,
+    score_change,
+)
+from ...images import as_float, check_images
+from ...progress import resume_progress, save_progress
 
 CHECKPOINT_FORMAT = "happy-vae-v1"
 BATCH_SIZE, LR = 64, 1e-4  # Table 7
@@ -137,7 +147,8 @@ def train_vae(model: VAE, images: torch.Tensor, epochs: float, batch_size: int =
     fingerprint = plan_fingerprint(plan, model.cfg, lr, anneal)
     history: list[dict] = []
     start, seconds = 0, 0.0
-    state = resume_training(state_path, fingerprint, model, opt, gen)
+    parts = {"model": model, "optimizer": opt, "generator": gen}
+    state = resume_progress(state_path, fingerprint, parts, model.device)
     if state is not None:
         start, history, seconds = state["step"], state["history"], state["seconds"]
     model.train()
@@ -158,8 +169,8 @@ def train_vae(model: VAE, images: torch.Tensor, epochs: float, batch_size: int =
             history.append({"step": step, "loss": loss.item(), "recon": recon.item(), "kl": kl.item(), "beta": beta})
             bar.set_postfix(recon=f"{recon.item():.1f}", kl=f"{kl.item():.1f}", beta=f"{beta:.2g}")
         if state_path is not None and ((step + 1) % save_every == 0 or step == len(plan) - 1):
-            save_training_state(state_path, model, opt, gen, fingerprint, step + 1, history,
-                                time.perf_counter() - began)
+            save_progress(state_path, fingerprint, parts, step=step + 1, history=history,
+                          seconds=time.perf_counter() - began)
     model.eval()
     return TrainResult(history=history, reseeded=0, seconds=time.perf_counter() - began)
 

@@ -14,15 +14,15 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from .files import write_text
+from ..files import write_text
 
-DIST, EXTRAS = "happy-utils", ("lab", "test", "gurobi", "docs")
+DIST, EXTRAS = "happy-utils", ("lab", "test", "gurobi", "docs", "ray")
 HEADER = """\
-# The exact versions of happy-utils[lab,test,gurobi,docs] and of everything they pull in, as installed on the
+# The exact versions of happy-utils[lab,test,gurobi,docs,ray] and of everything they pull in, as installed on the
 # project's machine (Linux x86_64, Python 3.11) from pyproject.toml's lower bounds. The committed claims
 # (results/laptop) and the shipped generators (data/generators) were made with them: a rerun with them reproduces
 # the committed queries (docs/results.md, "On another machine"). To install them:
-#   pip install -e ".[lab,test]" -c constraints.txt
+#   pip install -e ".[lab,test,ray]" -c constraints.txt
 # Written by `python -m happy_utils constraints` from an environment installed that way.
 """
 

@@ -26,9 +26,9 @@ import torch
 from scipy.optimize import minimize
 from sklearn.mixture import GaussianMixture
 
-from ..surrogates.dngo import DNGO
-from ..surrogates.fit_set import cycle_rows
-from .base import Proposal
+from ...proposers.base import Proposal
+from ...surrogates.fit_set import cycle_rows
+from .dngo import DNGO
 
 GMM_COMPONENTS = 10
 N_CANDIDATES = 100_000  # start candidates drawn per cycle
