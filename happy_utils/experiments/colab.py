@@ -27,7 +27,7 @@ from ..config import CACHE_ENV, RUNS_ENV
 
 #: The public repository, and the commit its badges open and its install cells install (a release: see above).
 REPO_URL = "https://github.com/happy-people/happy-people"
-REPO_REF = "a0ebe365f7c5f6b1dec5cd5e7f4d42d6dbe09112"
+REPO_REF = "6188b6369e97f1bde2347ea3d58c86bd96c2fb10"
 URL_ENV, REF_ENV, CLONE_ENV = "HAPPY_REPO_URL", "HAPPY_REPO_REF", "HAPPY_CLONE_DIR"
 
 INSTALL_MARK = "# Colab: install happy_utils"
