@@ -29,6 +29,7 @@ from ..scorers.loading import load_realism, load_scorers
 from ..scorers.realism import RealismJudge
 from . import summaries
 from .fanout import Job, JobsFailed, run_jobs
+from .figures import fid_bars, oracle_vs_judge, topk_curves
 from .quality import assess, control, control_summary, extractors, fid_report, fid_targets, sample, valid_vs_control
 from .run import finish_run, read_seeds, start_run
 from .spec import RunSpec
@@ -175,9 +176,9 @@ def comparison_figures(runs: dict, fids: dict, reference: dict, realism: Realism
             "best training label (2)": {k: float(world.RESTRICTED_MAX_LABEL) for k in summaries.TOP_KS}}
     curves = {VARIANTS[v].title: {k: summaries.curves(r, k) for k in summaries.TOP_KS} for v, (_, r, _) in runs.items()}
     names = {**{v: VARIANTS[v].title for v in runs}, TRAINING: TRAINING}
-    figures = {"figure3a_topk": plotting.topk_curves(curves, refs)}
+    figures = {"figure3a_topk": topk_curves(curves, refs)}
     for key, table in fids["fid"].items():
-        figures[f"figure3b_fid_{key}"] = plotting.fid_bars({names[k]: f for k, f in table.items()},
+        figures[f"figure3b_fid_{key}"] = fid_bars({names[k]: f for k, f in table.items()},
                                                            fids["extractors"][key])
     best, titles, parts = [], [], {}
     for v, (_, records, images) in runs.items():
@@ -203,5 +204,5 @@ def comparison_figures(runs: dict, fids: dict, reference: dict, realism: Realism
                                  np.array([q["judge"] for s in r for q in r[s]]))
               for v, (_, r, _) in runs.items() if all(q["judge"] is not None for s in r for q in r[s])}
     if judged:
-        figures["oracle_vs_judge"] = plotting.oracle_vs_judge(judged)
+        figures["oracle_vs_judge"] = oracle_vs_judge(judged)
     return figures

@@ -25,6 +25,7 @@ from ..records import RunDir
 from ..scorers.realism import RealismJudge
 from . import summaries
 from .fanout import Job, JobsFailed, run_jobs
+from .figures import topk_curves
 from .quality import assess, extractors, fid_report, fid_targets
 from .spec import RunSpec
 from .stages import Prepared, prepare, stage
@@ -132,7 +133,7 @@ def finish_run(started: StartedRun, results: dict[str, dict]) -> dict:
             "training set, reconstructed (oracle)": {k: references["reconstructed"]["oracle"][f"top{k}"]
                                                      for k in summaries.TOP_KS},
             "best training label (2)": {k: float(world.RESTRICTED_MAX_LABEL) for k in summaries.TOP_KS}}
-    figures["topk_curves"] = plotting.topk_curves({variant.title: curves}, refs)
+    figures["topk_curves"] = topk_curves({variant.title: curves}, refs)
     figures["best_queries"] = _best_queries_figure(records, images, realism)
     summary = {
         "preset": cfg.name, "source": source, "variant": variant.name, "seeds": list(spec.seeds),
