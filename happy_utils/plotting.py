@@ -245,30 +245,31 @@ def weight_curve(weights: np.ndarray, highlight: np.ndarray | None = None) -> pl
 
 
 LOOP_STEPS = (  # the paper's Figure 2, as boxes: (label, x, y) in axes coordinates; arrows follow this order
-    ("training data X\n(restricted faces\n+ queries so far)", 0.11, 0.78),
-    ("VQ-VAE encoder e", 0.37, 0.78),
-    ("latent codes z = e(x)\n(8x8 code indices)", 0.63, 0.78),
-    ("LightGBM trees h(z)\n(categorical splits)", 0.89, 0.78),
-    ("ENTMOOT MIO: max h\nover the t important cells", 0.89, 0.30),
-    ("decoder: x~ = d(z~)", 0.63, 0.30),
-    ("black box f(x~)\n(the oracle)", 0.37, 0.30),
-    ("append (x~, f(x~));\nevery r queries: a rank-\nweighted VQ-VAE fine-tune", 0.11, 0.30),
+    ("training data X\n(restricted faces\n+ queries so far)", 0.11, 0.75),
+    ("VQ-VAE encoder e", 0.37, 0.75),
+    ("latent codes z = e(x)\n(8x8 code indices)", 0.63, 0.75),
+    ("LightGBM trees h(z)\n(categorical splits)", 0.89, 0.75),
+    ("ENTMOOT MIO: max h\nover the t important cells", 0.89, 0.25),
+    (r"decoder: $\tilde{x} = d(\tilde{z})$", 0.63, 0.25),
+    ("black box $f(\\tilde{x})$\n(the oracle)", 0.37, 0.25),
+    ("append $(\\tilde{x}, f(\\tilde{x}))$;\nevery r queries: a rank-\nweighted VQ-VAE fine-tune", 0.11, 0.25),
 )
 
 
 def loop_diagram() -> plt.Figure:
     """The method's loop as boxes and arrows (the paper's Figure 2): a lesson's map of which step each function is."""
-    fig, ax = plt.subplots(figsize=(10, 3.6))
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.88)
     ax.set_axis_off()
     for label, x, y in LOOP_STEPS:
-        ax.add_patch(FancyBboxPatch((x - 0.105, y - 0.13), 0.21, 0.26, boxstyle="round,pad=0.01", fc="#eef3fb",
-                                    ec="tab:blue", transform=ax.transAxes))
+        ax.add_patch(FancyBboxPatch((x - 0.1, y - 0.15), 0.2, 0.3, boxstyle="round,pad=0.01", fc="#eef3fb",
+                                    ec="tab:blue", transform=ax.transAxes, clip_on=False))
         ax.text(x, y, label, ha="center", va="center", fontsize=8.5, transform=ax.transAxes)
     steps = [(x, y) for _, x, y in LOOP_STEPS] + [(LOOP_STEPS[0][1], LOOP_STEPS[0][2])]
     for (x0, y0), (x1, y1) in zip(steps, steps[1:]):
-        dx, dy = np.sign(x1 - x0) * 0.105, np.sign(y1 - y0) * 0.13
+        dx, dy = np.sign(x1 - x0) * 0.11, np.sign(y1 - y0) * 0.16
         ax.add_patch(FancyArrowPatch((x0 + dx, y0 + dy), (x1 - dx, y1 - dy), arrowstyle="-|>", mutation_scale=12,
-                                     color="0.3", transform=ax.transAxes))
+                                     color="0.3", transform=ax.transAxes, clip_on=False))
     ax.set_title("The loop (the paper's Figure 2): r queries between fine-tunes, budget queries in all", fontsize=10)
     return fig
 
