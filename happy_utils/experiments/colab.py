@@ -27,7 +27,7 @@ from ..config import CACHE_ENV, RUNS_ENV
 
 #: The public repository, and the commit its badges open and its install cells install (a release: see above).
 REPO_URL = "https://github.com/happy-people/happy-people"
-REPO_REF = "0fab0b165fb7c1786ca2b3e5ac80672e1f169464"
+REPO_REF = "afdb78026a197560232186d560f01f4c237d449c"
 URL_ENV, REF_ENV, CLONE_ENV = "HAPPY_REPO_URL", "HAPPY_REPO_REF", "HAPPY_CLONE_DIR"
 
 INSTALL_MARK = "# Colab: install happy_utils"
