@@ -124,18 +124,18 @@ def run_browser(load: Callable[[str, int], tuple[list[dict], torch.Tensor]], see
     seed = widgets.Dropdown(options=list(seeds[variant.value]), description="seed")
     rank = widgets.IntSlider(value=0, min=0, max=0, description="rank", continuous_update=False)
     handle = DisplayHandle()
-    drawn: list[tuple] = []  # the (variant, seed, rank) on show: none before the first figure
+    shown: tuple | None = None  # the (variant, seed, rank) on show: none before the first figure
 
     def draw(_=None) -> None:
+        nonlocal shown
         if seed.value is None:  # between a new variant's options and its first seed
             return
         records, images = loaded(variant.value, seed.value)
         rank.max = len(records) - 1
-        shown = (variant.value, seed.value, rank.value)
-        if drawn and drawn[-1] == shown:
+        wanted = (variant.value, seed.value, rank.value)
+        if wanted == shown:
             return
-        first = not drawn
-        drawn[:] = [shown]
+        first, shown = shown is None, wanted
         order = np.argsort([-r["score"] for r in records], kind="stable")
         r = records[int(order[rank.value])]
         changed = (np.asarray(r["code"]) != np.asarray(r["base_code"])).reshape(8, 8)

@@ -178,8 +178,7 @@ def comparison_figures(runs: dict, fids: dict, reference: dict, realism: Realism
     names = {**{v: VARIANTS[v].title for v in runs}, TRAINING: TRAINING}
     figures = {"figure3a_topk": topk_curves(curves, refs)}
     for key, table in fids["fid"].items():
-        figures[f"figure3b_fid_{key}"] = fid_bars({names[k]: f for k, f in table.items()},
-                                                           fids["extractors"][key])
+        figures[f"figure3b_fid_{key}"] = fid_bars({names[k]: f for k, f in table.items()}, fids["extractors"][key])
     best, titles, parts = [], [], {}
     for v, (_, records, images) in runs.items():
         pooled = [r for s in records for r in records[s]]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from happy_utils import __version__
 
+from ..files import write_text
 from .colab import unpinned
 
 #: Where the executed copies are, from the repository's top.
@@ -52,28 +53,17 @@ def execute(source: Path, out: Path, preset: str, runs_dir: Path, timeout: int =
     from nbclient import NotebookClient
 
     nb = nbformat.read(source, as_version=4)
-    settings = {"HAPPY_PRESET": preset, "HAPPY_RUNS_DIR": str(runs_dir)}
-    previous = {key: os.environ.get(key) for key in settings}
-    os.environ.update(settings)  # the kernel inherits this process's environment
+    env = {**os.environ, "HAPPY_PRESET": preset, "HAPPY_RUNS_DIR": str(runs_dir)}
     started = time.time()
-    try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(source.parent)}}).execute()
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key)
-            else:
-                os.environ[key] = value
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(source.parent)}}).execute(env=env)
     nb.metadata[METADATA_KEY] = {"source": f"notebooks/{source.name}", "preset": preset, "package_version": __version__,
                                  "commit": _commit(source.parent.parent),
                                  "made": time.strftime("%Y-%m-%d", time.gmtime()),
                                  "seconds": round(time.time() - started)}
     out.mkdir(parents=True, exist_ok=True)
     target = out / source.name
-    partial = target.with_suffix(".ipynb.partial")
-    nbformat.write(nb, partial)
-    partial.replace(target)  # a run killed while writing leaves the former copy whole
+    write_text(target, nbformat.writes(nb) + "\n")  # atomic: a run killed while writing leaves the former copy whole
     return target
 
 
