@@ -14,7 +14,7 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Paths, Preset, check_source, device, get_paths, get_preset, repo_root
+from .config import Paths, Preset, Source, device, get_paths, get_preset, get_source, repo_root
 from .data.faces import FaceDataset
 from .data.sources import load_faces
 from .generators.training import SHIPPED_DIR, shipped_model
@@ -37,14 +37,16 @@ class Artifacts:
     """The artifact paths of one preset and data source. `verbose` prints each load and save."""
 
     preset: Preset
-    source: str
+    source: Source
     paths: Paths
     verbose: bool = True
 
     @classmethod
-    def of(cls, preset: Preset | str | None, source: str, verbose: bool = True) -> Artifacts:
+    def of(cls, preset: Preset | str | None, source: Source | str | None, verbose: bool = True) -> Artifacts:
+        """A notebook's edge: its PRESET and SOURCE knobs resolved once (a typo is a clear error here); every later cell
+        passes `files.source` on."""
         cfg = preset if isinstance(preset, Preset) else get_preset(preset)
-        return cls(cfg, check_source(source), get_paths(), verbose)
+        return cls(cfg, get_source(source), get_paths(), verbose)
 
     def describe(self) -> str:
         """What this notebook will work with, found before any work: the preset's sizes, the device, whether a

@@ -1,4 +1,4 @@
-"""Presets (one switch for every size knob), paths, seeds and the one `setup()` every notebook and command calls.
+"""Presets (one switch for every size knob), data sources, paths, seeds and the one `setup()` every notebook calls.
 
 Why: a smaller preset must change sizes only, never code paths (smoke runs the same functions as paper), and a notebook
 run by nbmake from its own folder must find the same data, cache and runs folders as the command line.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,16 @@ PRESET_ENV = "HAPPY_PRESET"
 SOURCE_ENV = "HAPPY_SOURCE"
 DATA_ENV, CACHE_ENV, RUNS_ENV = "HAPPY_DATA_DIR", "HAPPY_CACHE_DIR", "HAPPY_RUNS_DIR"
 DEFAULT_PRESET = "laptop"
-DEFAULT_SOURCE = "synthetic"
-SOURCES = ("synthetic", "celeba")
+
+
+class Source(StrEnum):
+    """A data source, resolved once where a name enters (`get_source`); every later stage takes it as it is."""
+
+    SYNTHETIC = "synthetic"  # the embedded world, with ground truth
+    CELEBA = "celeba"  # the paper's faces, from $HAPPY_CELEBA_DIR
+
+
+SOURCES = tuple(s.value for s in Source)
 
 
 @dataclass(frozen=True)
@@ -101,17 +110,14 @@ def get_preset(name: str | None = None) -> Preset:
     return PRESETS[name]
 
 
-def get_source(name: str | None = None) -> str:
-    """The data source: 'synthetic' (default, embedded) or 'celeba' (the paper's), from argument or $HAPPY_SOURCE."""
-    return check_source(name or os.environ.get(SOURCE_ENV) or DEFAULT_SOURCE)
-
-
-def check_source(name: str) -> str:
-    """`name` if it is a known data source, else a clear error."""
+def get_source(name: str | None = None) -> Source:
+    """The data source named by the argument, else by $HAPPY_SOURCE, else the synthetic world; a clear error for an
+    unknown name."""
+    name = name or os.environ.get(SOURCE_ENV) or Source.SYNTHETIC
     if name not in SOURCES:
         raise ValueError(f"unknown data source {name!r} (from argument or ${SOURCE_ENV}); valid sources: "
                          f"{', '.join(SOURCES)}")
-    return name
+    return Source(name)
 
 
 def repo_root() -> Path:
@@ -171,10 +177,15 @@ PLOT_STYLE = {
 
 def setup(preset: Preset | str | None = None, seed: int = 0) -> Preset:
     """Seed everything, set the one plot style, and return the preset (argument, $HAPPY_PRESET, or 'laptop'; one
-    already resolved is taken as it is)."""
+    already resolved is taken as it is): a notebook's first call."""
+    seed_and_style(seed)
+    return preset if isinstance(preset, Preset) else get_preset(preset)
+
+
+def seed_and_style(seed: int = 0) -> None:
+    """Seed Python, numpy and torch, and set the one plot style: how every notebook (through `setup`) and every
+    command of the command line begins."""
     import matplotlib as mpl
 
-    cfg = preset if isinstance(preset, Preset) else get_preset(preset)
     seed_everything(seed)
     mpl.rcParams.update(PLOT_STYLE)
-    return cfg

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import Preset
+from .config import Preset, Source
 from .data.faces import FaceDataset
 from .data.sources import load_faces
 from .generators.base import Generator
@@ -104,8 +104,8 @@ class LatentSet:
         return self.latents.reshape(len(self.latents), -1).numpy()
 
 
-def latent_set(cfg: Preset, source: str = "synthetic", target: str = "decoded", scorer: SmileScorer | None = None,
-               progress: bool = True) -> LatentSet:
+def latent_set(cfg: Preset, source: Source = Source.SYNTHETIC, target: str = "decoded",
+               scorer: SmileScorer | None = None, progress: bool = True) -> LatentSet:
     """Load (or train) the preset's VQ-VAE on the restricted faces, encode them and label their codes."""
     if target not in SURROGATE_TARGETS:
         raise ValueError(f"unknown target {target!r}; valid targets: {', '.join(SURROGATE_TARGETS)}")

@@ -1,7 +1,8 @@
 """Figures shared by the notebooks and the command line: image grids, degree histograms, calibration.
 
 Why: a person would rather look at faces than read numbers; the same figure must come out of a notebook and of a
-`python -m happy_utils run`, so it is drawn once, here. The style is set once, by `config.setup()`.
+`python -m happy_utils run`, so it is drawn once, here. The style is set once, by `config.seed_and_style()` (which a
+notebook's `setup()` and every command call).
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@ import os
 import sys
 from pathlib import Path
 
+import matplotlib
 import pytest
+import torch
 
 from happy_utils.experiments import compare as compare_module
 from happy_utils.experiments.cli import main
@@ -184,6 +186,14 @@ def test_pretrain_trains_ships_and_a_fresh_cache_takes_the_shipped_model(tmp_pat
 def test_the_renderer_command_compares_with_the_stored_probe(capsys):
     main(["renderer"])
     assert "within rounding" in capsys.readouterr().out
+
+
+def test_every_command_begins_seeded_and_in_the_plot_style(capsys):
+    """`main` seeds and styles once for every command (the commands resolve their own presets)."""
+    matplotlib.rcdefaults()
+    torch.manual_seed(5)
+    main(["renderer"])
+    assert torch.initial_seed() == 0 and matplotlib.rcParams["axes.spines.top"] is False
 
 
 def test_without_ray_the_seeds_run_here_and_more_workers_say_how_to_get_it(monkeypatch, capsys, tmp_path):

@@ -1,3 +1,7 @@
+import ast
+import json
+from pathlib import Path
+
 import matplotlib as mpl
 import numpy as np
 import pytest
@@ -35,6 +39,36 @@ def test_unknown_source_is_an_error(monkeypatch):
     monkeypatch.setenv("HAPPY_SOURCE", "imagenet")
     with pytest.raises(ValueError, match="synthetic, celeba"):
         config.get_source()
+    with pytest.raises(ValueError, match="'celba'"):
+        config.get_source("celba")
+
+
+def test_a_source_resolves_to_its_member_from_argument_environment_or_default(monkeypatch):
+    monkeypatch.delenv("HAPPY_SOURCE", raising=False)
+    assert config.get_source() is config.Source.SYNTHETIC
+    monkeypatch.setenv("HAPPY_SOURCE", "celeba")
+    assert config.get_source() is config.Source.CELEBA
+    assert config.get_source("synthetic") is config.get_source(config.Source.SYNTHETIC) is config.Source.SYNTHETIC
+    assert f"{config.Source.CELEBA}" == "celeba" and json.dumps(config.Source.CELEBA) == '"celeba"'  # records, keys
+
+
+#: Where a preset or source name may be resolved: the resolvers, a notebook's setup cell, the command line's edge.
+EDGES = {"config", "artifacts", "experiments.cli", "experiments.spec", "experiments.claims", "experiments.bench"}
+RESOLVERS = {"get_preset", "get_source", "setup"}
+
+
+def test_names_are_resolved_at_the_edges_only():
+    """Below the edges (the data, the scorers, the loop, the stages of a run) a preset and a source arrive resolved:
+    nothing there resolves or checks a name again."""
+    package = Path(config.__file__).parent
+    resolving = set()
+    for path in package.rglob("*.py"):
+        called = {node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+                  for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Call)}
+        if called & RESOLVERS:
+            resolving.add(".".join(path.relative_to(package).with_suffix("").parts))
+    assert resolving <= EDGES, f"resolved below the edges: {sorted(resolving - EDGES)}"
+    assert {"config", "artifacts", "experiments.spec"} <= resolving  # the scan sees the edges it knows
 
 
 def test_paths_follow_environment(monkeypatch, tmp_path):

@@ -16,7 +16,7 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..code_support import CodeSupport
-from ..config import PRESETS, device, get_preset
+from ..config import PRESETS, Source, device, get_preset
 from ..data import world
 from ..data.cropping import FaceDetector, astronaut_photos, crop_face, crop_photos
 from ..data.faces import build_world, render_faces
@@ -204,8 +204,8 @@ def bench_surrogate(n: int = 40, as_json: bool = False, preset: str | None = Non
     (raw f(x), decoded f(d(e(x)))) and fit set (all, 2,000 best + 8,000 random, 1,000 + 4,000) on two splits, and gain
     against split importance for the free cells (n single queries from the same faces, t = the preset's)."""
     cfg = get_preset(preset or "laptop")
-    scorers = load_scorers("synthetic")
-    data = latent_set(cfg, "synthetic", target="raw", scorer=scorers["oracle"])
+    scorers = load_scorers(Source.SYNTHETIC)
+    data = latent_set(cfg, Source.SYNTHETIC, target="raw", scorer=scorers["oracle"])
     codes = data.rows
     labels = {"raw": data.labels, "decoded": label_latents(data.generator, data.latents, scorers["oracle"])}
     rows = []
@@ -293,7 +293,7 @@ def bench_quality(n: int = 200, as_json: bool = False) -> dict:
     distance), world features, InceptionV3 pool3 (the FID's cost), in images/s on this machine."""
     params = world.sample_faces(n, seed=0)
     images = world.render(params)
-    oracle, realism = load_scorer("oracle"), load_realism("synthetic")
+    oracle, realism = load_scorer("oracle"), load_realism(Source.SYNTHETIC)
     inception, world_feats = inception_features(), world_features(realism)
     rows = []
     for step, fn, items in (("render (the synthetic world)", lambda: world.render(params), n),
@@ -331,7 +331,7 @@ def _gflop_per_image(features: Features) -> float:
 
 def _bench_jobs(preset: str, n: int, seeds: list[int], folder: Path) -> list[Job]:
     """Jobs of `vqvae-wr` at `preset`, n queries per seed, in `folder`, with the stages before the loop done."""
-    spec = RunSpec.resolve(preset, "synthetic", "vqvae-wr", seeds, budget=n)
+    spec = RunSpec.resolve(preset, Source.SYNTHETIC, "vqvae-wr", seeds, budget=n)
     with torch_threads(1):
         return start_run(spec, folder, progress=False).jobs()
 

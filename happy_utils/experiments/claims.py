@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .. import metrics
-from ..config import Preset, get_paths, get_preset
+from ..config import Preset, Source, get_paths, get_preset
 from ..data import world
 from ..files import write_text
 from ..generators.base import Generator
@@ -53,7 +53,7 @@ class Plan:
     at `budget` in `out/budget-N`, all with the same seeds and thread count."""
 
     preset: Preset
-    source: str
+    source: Source
     seeds: tuple[int, ...]
     budget: int
     long_budget: int
@@ -250,9 +250,9 @@ def measure(plan: Plan, results: Path, measurer: SeedMeasurer | None = None) -> 
     realism and FIDs with 95% intervals over seeds) and the claims (`claims.json`: the pair paired at the long
     budget, why weighted retraining helps or not, the t trade-off, the ceiling, the generators' and the trees'
     reach). `measurer`: the one the seeds were just measured with, if any (its stages are reused)."""
-    if plan.source != "synthetic":
+    if plan.source != Source.SYNTHETIC:
         raise ValueError("the claims are measured against the synthetic world's ground truth (realism, true "
-                         f"degrees); source {plan.source!r} has none: use `compare` there")
+                         f"degrees); source '{plan.source}' has none: use `compare` there")
     results = Path(results)
     cfg = plan.preset
     measured = read_measures(plan, results)

@@ -20,11 +20,12 @@ import matplotlib
 from ..config import (
     PRESETS,
     SOURCES,
+    Source,
     get_paths,
     get_preset,
     get_source,
     repo_root,
-    setup,
+    seed_and_style,
 )
 from ..data.celeba import celeba_root
 from ..data.faces import (
@@ -65,7 +66,6 @@ def _run(args: argparse.Namespace) -> None:
                            free_cells=args.free_cells, target=args.target, threads=args.threads,
                            min_count=args.min_count, neighbours=args.neighbours, prior_weight=args.prior_weight,
                            trust_region=args.trust_region)
-    setup(spec.preset)
     out = Path(args.out) if args.out else get_paths().runs / f"{spec.preset.name}-{args.variant}"
     run_experiment(spec, out, workers=_workers(args), address=args.address)
 
@@ -74,7 +74,6 @@ def _compare(args: argparse.Namespace) -> None:
     variants = args.variants.split(",") if args.variants else None
     specs = comparison_specs(args.preset, args.source, args.seeds, variants, budget=args.budget,
                              threads=args.threads)
-    setup(specs[0].preset)
     out = Path(args.out) if args.out else get_paths().runs / f"compare-{specs[0].preset.name}"
     print(comparison_text(run_comparison(specs, out, workers=_workers(args), address=args.address)))
 
@@ -91,7 +90,6 @@ def _claims(args: argparse.Namespace) -> None:
     if args.interim:
         print(interim(plan, folder))
         return
-    setup(plan.preset)
     if args.measure_only:
         measure(plan, folder)
     elif run_claims(plan, folder, workers=_workers(args), address=args.address,
@@ -104,11 +102,11 @@ def _claims(args: argparse.Namespace) -> None:
 
 
 def _estimate(args: argparse.Namespace) -> None:
-    print(runtime_report(setup(args.preset)))
+    print(runtime_report(get_preset(args.preset)))
 
 
 def _reproduce(args: argparse.Namespace) -> None:
-    cfg = setup(args.preset)
+    cfg = get_preset(args.preset)
     results = Path(args.results) if args.results else repo_root() / "results" / cfg.name
     out = Path(args.out) if args.out else get_paths().runs / f"reproduce-{cfg.name}-{args.variant}-seed{args.seed}"
     report = reproduce(cfg, get_source(args.source), args.variant, args.seed, args.queries, args.threads, results, out)
@@ -155,7 +153,7 @@ def _bench(args: argparse.Namespace) -> None:
 
 
 def _train_oracle(args: argparse.Namespace) -> None:
-    cfg = setup(args.preset)
+    cfg = get_preset(args.preset)
     out_dir = Path(args.out) if args.out else get_paths().data
     for which in (SHIPPED if args.which == "both" else [args.which]):
         filename, seed = SHIPPED[which]
@@ -166,7 +164,6 @@ def _train_oracle(args: argparse.Namespace) -> None:
 
 
 def _train_realism(args: argparse.Namespace) -> None:
-    setup()
     path = Path(args.out) if args.out else get_paths().data / REALISM_FILE
     ckpt = train_inverse(args.steps, path, batch_size=args.batch_size)
     judge = load_judge(path)
@@ -177,8 +174,7 @@ def _train_realism(args: argparse.Namespace) -> None:
 
 
 def _eval_quality(args: argparse.Namespace) -> None:
-    setup()
-    result = evaluate_quality(load_realism("synthetic"), args.seed, args.n)
+    result = evaluate_quality(load_realism(Source.SYNTHETIC), args.seed, args.n)
     if args.json:
         print(json.dumps(result))
     else:
@@ -186,7 +182,7 @@ def _eval_quality(args: argparse.Namespace) -> None:
 
 
 def _calibrate_predictor(args: argparse.Namespace) -> None:
-    cfg = setup(args.preset)
+    cfg = get_preset(args.preset)
     result = calibrate(celeba_root(), cfg)
     if args.json:
         print(json.dumps(result))
@@ -197,7 +193,6 @@ def _calibrate_predictor(args: argparse.Namespace) -> None:
 
 
 def _eval_oracle(args: argparse.Namespace) -> None:
-    setup()
     result = evaluate_scorers(args.seed, args.n)
     if args.json:
         print(json.dumps(result))
@@ -208,7 +203,7 @@ def _eval_oracle(args: argparse.Namespace) -> None:
 
 
 def _pretrain(args: argparse.Namespace) -> None:
-    cfg = setup(args.preset)
+    cfg = get_preset(args.preset)
     faces = load_faces("train", cfg, get_source(args.source)).restricted()
     for kind in (GENERATORS if args.generator == "both" else [args.generator]):
         model = GENERATORS[kind].load_or_train(cfg, faces, retrain=args.retrain)
@@ -243,7 +238,7 @@ def _renderer(args: argparse.Namespace) -> None:
 def _support(args: argparse.Namespace) -> None:
     from .support_diagnosis import diagnose, table
 
-    cfg = setup(args.preset)
+    cfg = get_preset(args.preset)
     results = Path(args.results) if args.results else repo_root() / "results" / cfg.name
     print(table(diagnose(cfg, results, get_source(args.source))))
     print(f"written to {results / 'support.json'}")
@@ -270,7 +265,7 @@ def _beyond(args: argparse.Namespace) -> None:
         from ..scorers.loading import load_realism
 
         figure, left_out = beyond.best_valid_figure(results, [Path(r) for r in args.runs.split(",")], variants,
-                                                    report["budget"], load_realism("synthetic"))
+                                                    report["budget"], load_realism(Source.SYNTHETIC))
         if left_out:
             print(f"no run folder (or no valid query) under {args.runs} for {', '.join(left_out)}: left out")
         if figure is not None:
@@ -551,6 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     matplotlib.use("Agg")  # the command line draws into files only
+    seed_and_style()
     try:
         args.func(args)
     except (ValueError, FileNotFoundError, JobsFailed) as err:  # RunDirError is a ValueError

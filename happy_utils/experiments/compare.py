@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .. import plotting
-from ..config import Preset
+from ..config import Preset, Source
 from ..data import world
 from ..data.sources import load_faces
 from ..files import write_text
@@ -110,7 +110,7 @@ def comparison_specs(preset: str | Preset | None = None, source: str | None = No
     return [RunSpec.resolve(preset, source, v, seeds, budget=budget, threads=threads) for v in variants]
 
 
-def compare(cfg: Preset, folders: dict[str, Path], source: str, save_to: Path, budget: int | None = None) -> dict:
+def compare(cfg: Preset, folders: dict[str, Path], source: Source, save_to: Path, budget: int | None = None) -> dict:
     """Figure 3, Table 1, the best faces with their re-renders, oracle against judge, and `comparison.json` (with
     the t = 0 control of each variant where the world gives realism: its pretrained generator's reconstructions of
     the queries' base faces, `quality.control`), from

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
-from ..config import Preset
+from ..config import Preset, Source
 from ..provenance import made_with
 from ..records import RunDir
 from .compare import run_specs
@@ -47,7 +47,7 @@ def compare_records(mine: list[dict], committed: list[dict]) -> dict:
                      for k in (1, 10) if k <= n}}
 
 
-def reproduce(preset: Preset, source: str, variant: str, seed: int, queries: int, threads: int, results: Path,
+def reproduce(preset: Preset, source: Source, variant: str, seed: int, queries: int, threads: int, results: Path,
               out: Path) -> dict:
     """Run (or resume) `queries` queries of a committed seed into `out` and compare them with the committed ones."""
     committed = committed_seed(results, variant, seed)

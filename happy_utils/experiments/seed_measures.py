@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import Preset
+from ..config import Preset, Source
 from ..files import write_text
 from ..generators.base import Generator
 from ..images import to_uint8
@@ -53,13 +53,13 @@ class SeedMeasurer:
     """Measures finished seeds one after another in one process, sharing the scorers, the FID targets (their square
     roots are computed once) and the pretrained generators."""
 
-    def __init__(self, cfg: Preset, source: str, progress: bool = False):
+    def __init__(self, cfg: Preset, source: Source, progress: bool = False):
         self.cfg, self.source = cfg, source
         self.prepared = prepare(cfg, source, "vqvae", cfg.surrogate_target, progress)  # the runs' own, if made here
         p = self.prepared
         if p.realism is None:
             raise ValueError("the claims are measured against the synthetic world's ground truth (realism, true "
-                             f"degrees); source {source!r} has none: use `compare` there")
+                             f"degrees); source '{source}' has none: use `compare` there")
         self.features = [f for f in extractors(p.scorers, p.realism) if f.key in FID_KEYS]
         self.targets = fid_targets(p.train, cfg.fid_per_level)
         self.roots: dict[str, dict] = {f.key: {} for f in self.features}

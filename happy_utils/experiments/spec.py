@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..config import Preset, get_preset, get_source
+from ..config import Preset, Source, get_preset, get_source
 from ..loop import LoopConfig
 from ..proposers.manifold import ManifoldGuard
 from .variants import GENERATORS, Variant, get_variant
@@ -39,7 +39,7 @@ class RunSpec:
     """What decides a run's queries. Build it with `RunSpec.resolve`."""
 
     preset: Preset
-    source: str
+    source: Source
     variant: Variant
     seeds: tuple[int, ...]
     overrides: dict = field(default_factory=dict)  # some of OVERRIDES

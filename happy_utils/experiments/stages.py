@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .. import plotting
-from ..config import Preset, get_paths
+from ..config import Preset, Source, get_paths
 from ..data.faces import FaceDataset
 from ..data.sources import load_faces
 from ..generators.base import Generator
@@ -65,14 +65,14 @@ class Prepared:
     surrogate_summary: dict
 
 
-def prepare(cfg: Preset, source: str, generator: str, target: str, progress: bool = True) -> Prepared:
+def prepare(cfg: Preset, source: Source, generator: str, target: str, progress: bool = True) -> Prepared:
     """Run (or reuse, within this process and these folders) the stages before the loop for a generator kind and a
     surrogate target."""
     return _prepare(cfg, source, generator, target, progress, (get_paths(), os.environ.get("HAPPY_CELEBA_DIR")))
 
 
 @functools.lru_cache(maxsize=4)
-def _prepare(cfg: Preset, source: str, kind: str, target: str, progress: bool, where: tuple) -> Prepared:
+def _prepare(cfg: Preset, source: Source, kind: str, target: str, progress: bool, where: tuple) -> Prepared:
     timings: dict[str, float] = {}
     figures: dict = {}
 

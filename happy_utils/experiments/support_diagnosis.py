@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import metrics
 from ..code_support import CodeSupport
-from ..config import Preset
+from ..config import Preset, Source
 from ..data.sources import load_faces
 from ..files import write_text
 from .seed_measures import read_seed
@@ -49,7 +49,7 @@ def by_bins(rows: list[dict], key: str, bins: tuple) -> list[dict]:
     return out
 
 
-def diagnose(cfg: Preset, results: Path, source: str = "synthetic") -> dict:
+def diagnose(cfg: Preset, results: Path, source: Source = Source.SYNTHETIC) -> dict:
     """Support of every committed VQ-VAE variant's queries (each seed's file under `results/seeds`), pooled over
     seeds: the mean counts, the share with no unsupported cell or pair, and the pass rate per bin of each count."""
     restricted = load_faces("train", cfg, source).restricted()

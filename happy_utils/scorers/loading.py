@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import check_source, get_paths
+from ..config import Source, get_paths
 from ..config import device as default_device
 from ..data.celeba import celeba_root
 from ..data.faces import FaceDataset, render_faces
@@ -26,13 +26,13 @@ REALISM_FILE = "realism_synthetic.pt"
 
 
 def load_scorer(which: str = "oracle", path: Path | None = None, dev: torch.device | None = None,
-                verify: bool = True, source: str = "synthetic") -> SmileScorer:
+                verify: bool = True, source: Source = Source.SYNTHETIC) -> SmileScorer:
     """The black box of a data source: the shipped synthetic oracle or judge (checksum-verified), a checkpoint saved
     by `train_scorer`, or on CelebA Talk-to-Edit's predictor in $HAPPY_CELEBA_DIR (the authors' temperature-scaled
     `predictor_128_scaled3.pth.tar`, else `predictor_128.pth.tar` with the temperature `calibrate` fitted)."""
     if which not in SHIPPED:
         raise ValueError(f"unknown scorer {which!r}; valid: {', '.join(SHIPPED)}")
-    if check_source(source) == "celeba":
+    if source == Source.CELEBA:
         if which == "judge":
             raise FileNotFoundError("CelebA has no independent judge: the paper's only black box is Talk-to-Edit's "
                                     "predictor, the oracle. Use `load_scorers`, which leaves the judge out there")
@@ -53,16 +53,16 @@ def load_scorer(which: str = "oracle", path: Path | None = None, dev: torch.devi
     return net.to(dev or default_device()).eval()
 
 
-def load_scorers(source: str = "synthetic", dev: torch.device | None = None) -> dict[str, SmileScorer]:
+def load_scorers(source: Source = Source.SYNTHETIC, dev: torch.device | None = None) -> dict[str, SmileScorer]:
     """Every scorer of a data source by role: the oracle, and the judge where there is one (synthetic only)."""
-    if check_source(source) == "celeba":
-        return {"oracle": load_scorer("oracle", dev=dev, source="celeba")}
-    return {which: load_scorer(which, dev=dev, source="synthetic") for which in SHIPPED}
+    if source == Source.CELEBA:
+        return {"oracle": load_scorer("oracle", dev=dev, source=Source.CELEBA)}
+    return {which: load_scorer(which, dev=dev, source=Source.SYNTHETIC) for which in SHIPPED}
 
 
 def evaluate_scorers(seed: int, n: int = 2000) -> dict[str, dict[str, float]]:
     """Oracle and judge quality on n freshly rendered faces of a seed that neither saw in training."""
-    scorers = {which: load_scorer(which, source="synthetic") for which in SHIPPED}
+    scorers = {which: load_scorer(which, source=Source.SYNTHETIC) for which in SHIPPED}
     for which, net in scorers.items():
         if seed in net.meta["data_seeds"]:
             raise ValueError(f"seed {seed} was used to train the {which} (its seeds: {net.meta['data_seeds']}); "
@@ -73,10 +73,10 @@ def evaluate_scorers(seed: int, n: int = 2000) -> dict[str, dict[str, float]]:
 
 
 
-def load_realism(source: str = "synthetic", path: Path | None = None, dev: torch.device | None = None,
+def load_realism(source: Source = Source.SYNTHETIC, path: Path | None = None, dev: torch.device | None = None,
                  verify: bool = True) -> RealismJudge | None:
     """The synthetic world's realism judge (shipped, checksum-verified); None on CelebA, which has no ground truth."""
-    if check_source(source) == "celeba":
+    if source == Source.CELEBA:
         return None
     path = Path(path) if path is not None else get_paths().data / REALISM_FILE
     if not path.exists():

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import Preset
+from ..config import Preset, Source
 from ..config import device as default_device
 from ..data.sources import load_faces
 from ..files import sha256, write_text
@@ -243,7 +243,7 @@ def calibrate(root: Path, preset: Preset) -> dict:
     write it, with the validation NLL and ECE before (T = 1) and after, beside the predictor."""
     path = Path(root) / PREDICTOR_FILE
     net = load_predictor(path, temperature=1.0)
-    valid = load_faces("valid", preset, "celeba")
+    valid = load_faces("valid", preset, Source.CELEBA)
     logits, labels = smiling_logits(net, valid.images), valid.labels
     temperature = fit_temperature(logits, labels)
     result = {"temperature": temperature, "images": len(labels), "split": "valid", "preset": preset.name,
