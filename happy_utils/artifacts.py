@@ -43,8 +43,8 @@ class Artifacts:
 
     @classmethod
     def of(cls, preset: Preset | str | None, source: Source | str | None, verbose: bool = True) -> Artifacts:
-        """A notebook's edge: its PRESET and SOURCE knobs resolved once (a typo is a clear error here); every later cell
-        passes `files.source` on."""
+        """A notebook's edge: its PRESET and SOURCE knobs resolved once, in the setup cell that sets them (a typo is a
+        clear error here, before any later cell passes SOURCE on)."""
         cfg = preset if isinstance(preset, Preset) else get_preset(preset)
         return cls(cfg, get_source(source), get_paths(), verbose)
 

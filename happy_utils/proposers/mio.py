@@ -99,6 +99,13 @@ def check_cells(cells, n_features: int) -> np.ndarray:
     return cells
 
 
+def _fixed(n_features: int, cells) -> np.ndarray:
+    """The mask of the fixed features: every one but the free cells."""
+    fixed = np.ones(n_features, dtype=bool)
+    fixed[cells] = False
+    return fixed
+
+
 def _gap(objective, bound) -> float | None:
     if objective is None or bound is None:
         return None
@@ -277,8 +284,7 @@ def pruned_program(model: TreeModel, base: np.ndarray, cells, beta: float = 0.0,
 def _pruned_trees(model: TreeModel, base: np.ndarray, cells: np.ndarray) -> tuple[float, dict[int, list], list]:
     """Every split on a fixed feature decided by the base's value (`prune`): the constant of the trees left without a
     split, per free feature the trees over it alone, and the trees over several free features."""
-    fixed = np.ones(model.n_features, dtype=bool)
-    fixed[cells] = False
+    fixed = _fixed(model.n_features, cells)
     const, single, multi = model.offset, {int(f): [] for f in cells}, []
     for tree in model.trees:
         pruned = prune(tree, fixed, base)
@@ -304,8 +310,7 @@ def _near_rows(model: TreeModel, base: np.ndarray, cells: np.ndarray) -> _Near:
     """Only training codes within t mismatches of the closest one (in the fixed features) can be the nearest."""
     if model.train_rows is None:
         raise ValueError("the exploration term needs the training codes (TreeModel.train_rows)")
-    fixed = np.ones(model.n_features, dtype=bool)
-    fixed[cells] = False
+    fixed = _fixed(model.n_features, cells)
     mismatch = (model.train_rows[:, fixed] != base[fixed]).sum(axis=1)
     keep = mismatch <= mismatch.min() + len(cells)
     return _Near(model.train_rows[keep], mismatch[keep])
@@ -458,8 +463,7 @@ def check_solution(result: MIOResult, model: TreeModel, base: np.ndarray, beta: 
                    max_changed: int | None = None) -> None:
     """The booster's prediction (+ the exploration and prior terms) at the code must equal the MIO objective; fixed
     features must be unchanged; the guards must admit the code."""
-    fixed = np.ones(model.n_features, dtype=bool)
-    fixed[result.cells] = False
+    fixed = _fixed(model.n_features, result.cells)
     if not np.array_equal(result.code[fixed], base[fixed]):
         raise MIOCheckError("the solution changed a fixed cell")
     guard = guard or ManifoldGuard()
