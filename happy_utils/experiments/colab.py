@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 
 from ..config import CACHE_ENV, RUNS_ENV
+from ..files import write_text
 
 #: The public repository, and the commit its badges open and its install cells install (a release: see above).
 REPO_URL = "https://github.com/happy-people/happy-people"
@@ -118,11 +119,11 @@ def sync_notebooks(folder: Path, write: bool) -> dict[str, list[str]]:
     if readme.exists() and _readme_synced(readme.read_text()) != readme.read_text():
         out[readme.name] = ["badges"]
         if write:
-            readme.write_text(_readme_synced(readme.read_text()))
+            write_text(readme, _readme_synced(readme.read_text()))
     for path in sorted(Path(folder).glob("*.ipynb")):
         nb, differs = _synced(path)
         if differs:
             out[path.name] = differs
             if write:
-                path.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+                write_text(path, json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     return out

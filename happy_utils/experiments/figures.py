@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import metrics
+from .summaries import mean_std
 
 
 def topk_curves(variants: dict[str, dict[int, list[np.ndarray]]], references: dict[str, dict[int, float]],
@@ -19,10 +20,9 @@ def topk_curves(variants: dict[str, dict[int, list[np.ndarray]]], references: di
     styles = ["--", ":", "-.", (0, (1, 3))]
     for ax, k in zip(axes[0], ks):
         for name, by_k in variants.items():
-            stacked = np.stack(by_k[k])
-            mean, std = stacked.mean(axis=0), stacked.std(axis=0)
+            mean, std = mean_std(by_k[k])
             q = np.arange(1, len(mean) + 1)
-            ax.plot(q, mean, label=f"{name} ({len(stacked)} seeds)")
+            ax.plot(q, mean, label=f"{name} ({len(by_k[k])} seeds)")
             ax.fill_between(q, mean - std, mean + std, alpha=0.2)
         for (label, ref), style in zip(references.items(), styles):
             ax.axhline(ref[k], color="gray", ls=style, lw=1.2, label=label)

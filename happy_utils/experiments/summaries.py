@@ -20,6 +20,7 @@ def mean_std(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     stacked = np.stack([np.asarray(c, dtype=np.float64) for c in curves])
     return stacked.mean(axis=0), stacked.std(axis=0)
 
+
 TOP_KS = (10, 50)
 
 #: What `topk_summary` gives of a set of scores, besides its size.
@@ -34,6 +35,7 @@ def topk_summary(values: np.ndarray) -> dict:
     n = int(values.size)
     return {"n": n, **{f"top{k}": kth_best(values, k) if n >= k else None for k in TOP_KS},
             "best": float(values.max()) if n else None, "mean": float(values.mean()) if n else None}
+
 
 def seed_summary(records: list[dict], realism: dict | None = None) -> dict:
     """Top10, Top50 and the best of one seed's unique queries, by the oracle and by the judge, and time per query.
@@ -65,6 +67,7 @@ def seed_summary(records: list[dict], realism: dict | None = None) -> dict:
     out["solver_statuses"] = sorted({r["status"] for r in records})
     return out
 
+
 def interval_of_all(values) -> dict:
     """`interval` of per-seed figures when every seed has one; else n/a (mean None), with how many seeds had one
     (`n`) of how many (`seeds`): a mean over the seeds that happen to have a figure is another quantity."""
@@ -73,6 +76,7 @@ def interval_of_all(values) -> dict:
     if len(defined) < len(values):
         return {"mean": None, "std": None, "ci95": None, "n": len(defined), "seeds": len(values)}
     return {**interval(defined), "seeds": len(values)}
+
 
 def aggregate(per_seed: dict) -> dict:
     """Over seeds, every figure of `seed_summary` outputs: a mean with its 95% interval (n/a where a seed lacks the
@@ -95,6 +99,7 @@ def aggregate(per_seed: dict) -> dict:
     out["seconds_per_query"] = {k: float(np.mean([s["seconds_per_query"][k] for s in seeds])) for k in TIME_KEYS}
     return out
 
+
 def fisher_test(a: tuple[int, int], b: tuple[int, int]) -> dict:
     """Fisher's exact test (two-sided) that two pooled proportions (successes, trials) are equal, with the
     difference of the fractions."""
@@ -104,9 +109,11 @@ def fisher_test(a: tuple[int, int], b: tuple[int, int]) -> dict:
             "odds_ratio": None if not np.isfinite(result.statistic) else float(result.statistic),
             "p": float(result.pvalue)}
 
+
 def curves(records_by_seed: dict, k: int, key: str = "score") -> list[np.ndarray]:
     """The TopK curve of every seed."""
     return [topk_curve([r[key] for r in recs], [r["code"] for r in recs], k) for recs in records_by_seed.values()]
+
 
 def best_unique(records: list[dict], n: int) -> list[int]:
     """Indices of the n best-scoring queries (oracle), each code counted once."""
@@ -117,6 +124,7 @@ def best_unique(records: list[dict], n: int) -> list[int]:
             seen.add(key)
             order.append(int(i))
     return order[:n]
+
 
 def near_duplicates(images, rms: float = 0.02) -> int:
     """How many images repeat an earlier one within an RMS pixel difference of `rms` (on a 0-1 scale).
