@@ -80,13 +80,13 @@ def _compare(args: argparse.Namespace) -> None:
 
 def _claims(args: argparse.Namespace) -> None:
     if args.report:
-        folder = Path(args.results) if args.results else repo_root() / "results" / (args.preset or "laptop")
+        folder = _results_folder(args, args.preset or "laptop")
         print(write_report(folder, _readme_of(folder)))
         print(f"README.md and figures/ regenerated in {folder}")
         return
     plan = Plan.resolve(args.preset, args.source, args.seeds, args.budget, args.long_budget, args.threads or 1,
                         args.out)
-    folder = Path(args.results) if args.results else repo_root() / "results" / plan.preset.name
+    folder = _results_folder(args, plan.preset.name)
     if args.interim:
         print(interim(plan, folder))
         return
@@ -107,11 +107,16 @@ def _estimate(args: argparse.Namespace) -> None:
 
 def _reproduce(args: argparse.Namespace) -> None:
     cfg = get_preset(args.preset)
-    results = Path(args.results) if args.results else repo_root() / "results" / cfg.name
+    results = _results_folder(args, cfg.name)
     out = Path(args.out) if args.out else get_paths().runs / f"reproduce-{cfg.name}-{args.variant}-seed{args.seed}"
     report = reproduce(cfg, get_source(args.source), args.variant, args.seed, args.queries, args.threads, results, out)
     print(describe(report))
     print(f"written to {out / 'reproduction.json'}")
+
+
+def _results_folder(args: argparse.Namespace, preset: str) -> Path:
+    """--results, else the repository's results of the preset (results/PRESET, the committed ones for laptop)."""
+    return Path(args.results) if args.results else repo_root() / "results" / preset
 
 
 def _readme_of(folder: Path) -> Path | None:
@@ -239,7 +244,7 @@ def _support(args: argparse.Namespace) -> None:
     from .support_diagnosis import diagnose, table
 
     cfg = get_preset(args.preset)
-    results = Path(args.results) if args.results else repo_root() / "results" / cfg.name
+    results = _results_folder(args, cfg.name)
     print(table(diagnose(cfg, results, get_source(args.source))))
     print(f"written to {results / 'support.json'}")
 
@@ -249,7 +254,7 @@ def _beyond(args: argparse.Namespace) -> None:
     from .claims import BEYOND, PAIR
 
     cfg = get_preset(args.preset)
-    results = Path(args.results) if args.results else repo_root() / "results" / cfg.name
+    results = _results_folder(args, cfg.name)
     reference = Path(args.reference) if args.reference else repo_root() / "results" / cfg.name / "claims.json"
     if not reference.exists():
         raise FileNotFoundError(f"{reference} (the restricted set's Top10, from the committed claims) is missing: "
